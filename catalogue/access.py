@@ -1,0 +1,79 @@
+"""The access policy, in one place. Applied in SQL by the selectors.
+
+- anonymous: public investigations (past their release date) and their data;
+- participant: also their own investigations;
+- instrument scientist: also every investigation on their instruments;
+- facility admin (staff): everything;
+- an instrument API key reads like a scientist of its instrument and writes only there.
+"""
+
+from dataclasses import dataclass
+
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from .models import InstrumentApiKey, InstrumentScientist, Investigation, InvestigationUser
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is asking: a person (maybe anonymous) or an instrument key."""
+
+    user: object = None
+    api_key: InstrumentApiKey | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return bool(self.user is not None and self.user.is_authenticated and self.user.is_staff)
+
+    @property
+    def is_person(self) -> bool:
+        return bool(self.user is not None and self.user.is_authenticated)
+
+
+def actor_for(request) -> Actor:
+    api_key = request.auth if isinstance(getattr(request, "auth", None), InstrumentApiKey) else None
+    return Actor(user=getattr(request, "user", None), api_key=api_key)
+
+
+def investigation_q(actor: Actor, prefix: str = "") -> Q:
+    """Q selecting the investigations the actor may read; prefix reaches them from another model."""
+    if actor.is_admin:
+        return Q()
+    q = Q(**{f"{prefix}release_date__lte": timezone.now()})
+    if actor.api_key is not None:
+        q |= Q(**{f"{prefix}instrument_id": actor.api_key.instrument_id})
+    if actor.is_person:
+        # "investigation__" -> OuterRef("investigation_id"); no prefix -> the investigation itself.
+        investigation_id = OuterRef(f"{prefix[:-2]}_id" if prefix else "pk")
+        q |= Q(Exists(InvestigationUser.objects.filter(user=actor.user, investigation_id=investigation_id)))
+        q |= Q(
+            Exists(
+                InstrumentScientist.objects.filter(
+                    user=actor.user, instrument_id=OuterRef(f"{prefix}instrument_id")
+                )
+            )
+        )
+    return q
+
+
+def can_read_investigation(actor: Actor, investigation: Investigation) -> bool:
+    return Investigation.objects.filter(investigation_q(actor), pk=investigation.pk).exists()
+
+
+def can_write_investigation(actor: Actor, investigation: Investigation) -> bool:
+    """Ingestion: a key writes on its instrument; staff everywhere; scientists on their instruments."""
+    if actor.api_key is not None:
+        return investigation.instrument_id == actor.api_key.instrument_id
+    if actor.is_admin:
+        return True
+    if actor.is_person:
+        return InstrumentScientist.objects.filter(user=actor.user, instrument_id=investigation.instrument_id).exists()
+    return False
+
+
+def can_ingest(actor: Actor) -> bool:
+    """Whether the actor may call the ingestion API at all."""
+    if actor.api_key is not None or actor.is_admin:
+        return True
+    return actor.is_person and InstrumentScientist.objects.filter(user=actor.user).exists()

@@ -1,0 +1,219 @@
+"""The technique-agnostic catalogue (ICAT's dataset-oriented model)."""
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+from techniques.models import DatasetDefinition, ParameterType
+
+
+class Instrument(models.Model):
+    name = models.CharField(max_length=64, unique=True, help_text="Short name, e.g. ID30A-1")
+    full_name = models.CharField(max_length=200, blank=True)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Investigation(models.Model):
+    """A proposal's session on an instrument: the unit of access and of the data policy."""
+
+    name = models.CharField("proposal", max_length=64, help_text="Proposal name, e.g. MX-2485")
+    visit_id = models.CharField(max_length=64, help_text="Session identifier within the proposal")
+    title = models.CharField(max_length=500, blank=True)
+    summary = models.TextField(blank=True)
+    instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="investigations")
+    start_date = models.DateTimeField()
+    end_date = models.DateTimeField()
+    release_date = models.DateTimeField(help_text="From this date the investigation and its data are public.")
+    doi = models.CharField("DOI", max_length=200, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    modified = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-start_date", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["name", "visit_id"], name="investigation_unique_visit"),
+            models.CheckConstraint(condition=models.Q(end_date__gte=models.F("start_date")), name="investigation_end_after_start"),
+        ]
+        indexes = [
+            models.Index(fields=["instrument", "start_date"]),
+            models.Index(fields=["-start_date", "-id"], name="investigation_recent"),
+            models.Index(fields=["release_date"]),
+        ]
+
+    def __str__(self):
+        return f"{self.name} {self.visit_id}"
+
+    def get_absolute_url(self):
+        return reverse("investigation-detail", args=[self.pk])
+
+
+class InvestigationUser(models.Model):
+    class Role(models.TextChoices):
+        PRINCIPAL_INVESTIGATOR = "pi", "Principal investigator"
+        CO_PROPOSER = "co_proposer", "Co-proposer"
+        LOCAL_CONTACT = "local_contact", "Local contact"
+        PARTICIPANT = "participant", "Participant"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="investigation_roles")
+    investigation = models.ForeignKey(Investigation, on_delete=models.CASCADE, related_name="members")
+    role = models.CharField(max_length=32, choices=Role.choices, default=Role.PARTICIPANT)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["investigation", "user", "role"], name="investigation_user_unique_role")
+        ]
+        # The access policy looks up (user, investigation); the reverse lookup uses the constraint.
+        indexes = [models.Index(fields=["user", "investigation"])]
+
+    def __str__(self):
+        return f"{self.user} ({self.get_role_display()}) in {self.investigation}"
+
+
+class InstrumentScientist(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="instrument_roles")
+    instrument = models.ForeignKey(Instrument, on_delete=models.CASCADE, related_name="scientists")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "instrument"], name="instrument_scientist_unique")]
+
+    def __str__(self):
+        return f"{self.user} on {self.instrument}"
+
+
+class Sample(models.Model):
+    investigation = models.ForeignKey(Investigation, on_delete=models.CASCADE, related_name="samples")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    parameters = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["investigation", "name"], name="sample_unique_name")]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("sample-detail", args=[self.pk])
+
+
+class Dataset(models.Model):
+    class Kind(models.TextChoices):
+        RAW = "raw"
+        PROCESSED = "processed"
+
+    class StorageStatus(models.TextChoices):
+        ONLINE = "online"
+        ARCHIVED = "archived"
+        RESTORING = "restoring"
+
+    investigation = models.ForeignKey(Investigation, on_delete=models.PROTECT, related_name="datasets")
+    sample = models.ForeignKey(Sample, null=True, blank=True, on_delete=models.PROTECT, related_name="datasets")
+    name = models.CharField(max_length=255)
+    # The folder is the dataset's identity: storing the same location again updates it.
+    location = models.CharField(max_length=1024, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.RAW)
+    definition = models.ForeignKey(
+        DatasetDefinition, null=True, blank=True, on_delete=models.PROTECT, related_name="datasets"
+    )
+    start_date = models.DateTimeField(null=True, blank=True)
+    end_date = models.DateTimeField(null=True, blank=True)
+    description = models.TextField(blank=True)
+    # The whole validated set, values in the vocabulary's units; searchable copies in ParameterValue.
+    parameters = models.JSONField(default=dict, blank=True)
+    inputs = models.ManyToManyField("self", symmetrical=False, blank=True, related_name="outputs")
+    file_count = models.PositiveIntegerField(default=0)
+    size = models.PositiveBigIntegerField(default=0, help_text="Total size of the files in bytes")
+    storage_status = models.CharField(max_length=16, choices=StorageStatus.choices, default=StorageStatus.ONLINE)
+    complete = models.BooleanField(default=False, help_text="Set once the files are registered")
+    created = models.DateTimeField(auto_now_add=True)
+    modified = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-start_date", "-id"]
+        indexes = [
+            models.Index(fields=["investigation", "-start_date", "-id"], name="dataset_by_investigation"),
+            models.Index(fields=["sample", "-start_date"], name="dataset_by_sample"),
+            models.Index(fields=["definition", "-start_date"], name="dataset_by_definition"),
+            models.Index(fields=["-start_date", "-id"], name="dataset_recent"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("dataset-detail", args=[self.pk])
+
+
+class ParameterValue(models.Model):
+    """Narrow, typed copy of a dataset's parameters for range filters and facets."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="parameter_values")
+    parameter_type = models.ForeignKey(ParameterType, on_delete=models.PROTECT, related_name="values")
+    numeric_value = models.FloatField(null=True, blank=True)
+    text_value = models.CharField(max_length=1024, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "parameter_type"], name="parameter_value_unique")
+        ]
+        indexes = [
+            models.Index(fields=["parameter_type", "numeric_value"], name="parameter_value_numeric"),
+            models.Index(fields=["parameter_type", "text_value"], name="parameter_value_text"),
+        ]
+
+
+class Datafile(models.Model):
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="datafiles")
+    # Relative to the dataset's location.
+    path = models.CharField(max_length=1024)
+    size = models.PositiveBigIntegerField(default=0)
+    checksum = models.CharField(max_length=128, blank=True)
+    modified = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["path"]
+        constraints = [models.UniqueConstraint(fields=["dataset", "path"], name="datafile_unique_path")]
+
+    def __str__(self):
+        return self.path
+
+
+class DataCollection(models.Model):
+    """A named selection of datasets (published under a DOI, merged...)."""
+
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True)
+    datasets = models.ManyToManyField(Dataset, related_name="collections", blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return self.name
+
+
+class InstrumentApiKey(models.Model):
+    """A key an instrument's acquisition software or pipeline uses to write to the catalogue.
+
+    The secret is shown once at creation; only its SHA-256 digest is stored.
+    """
+
+    instrument = models.ForeignKey(Instrument, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=200, help_text="Who uses it, e.g. 'MXCuBE on ID30A-1'")
+    prefix = models.CharField(max_length=16, unique=True, editable=False)
+    digest = models.CharField(max_length=64, editable=False)
+    created = models.DateTimeField(auto_now_add=True)
+    expires = models.DateTimeField(null=True, blank=True)
+    revoked = models.DateTimeField(null=True, blank=True)
+    last_used = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = "instrument API key"
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"

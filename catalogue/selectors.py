@@ -1,0 +1,114 @@
+"""Reads: querysets already filtered by the access policy. Each list is one query."""
+
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.http import Http404
+from django.utils import timezone
+
+from .access import Actor, investigation_q
+from .models import Datafile, Dataset, Instrument, Investigation, InvestigationUser, Sample
+
+
+def instrument_list() -> QuerySet[Instrument]:
+    return Instrument.objects.all()
+
+
+def _dataset_totals(investigation_ref: str):
+    datasets = Dataset.objects.filter(investigation_id=OuterRef(investigation_ref)).order_by().values("investigation_id")
+    count = Subquery(datasets.annotate(n=Count("id")).values("n"), output_field=IntegerField())
+    volume = Subquery(datasets.annotate(s=Sum("size")).values("s"))
+    return {"dataset_count": Coalesce(count, Value(0)), "volume": Coalesce(volume, Value(0))}
+
+
+def investigation_list(actor: Actor) -> QuerySet[Investigation]:
+    return (
+        Investigation.objects.filter(investigation_q(actor))
+        .select_related("instrument")
+        .annotate(**_dataset_totals("pk"))
+    )
+
+
+def my_investigation_list(actor: Actor) -> QuerySet[Investigation]:
+    """Investigations the person takes part in (not merely public ones)."""
+    if not actor.is_person:
+        return Investigation.objects.none()
+    return investigation_list(actor).filter(
+        Exists(InvestigationUser.objects.filter(user=actor.user, investigation_id=OuterRef("pk")))
+    )
+
+
+def open_investigation_list(actor: Actor) -> QuerySet[Investigation]:
+    return investigation_list(actor).filter(release_date__lte=timezone.now())
+
+
+def investigation_get(actor: Actor, pk: int) -> Investigation:
+    investigation = investigation_list(actor).filter(pk=pk).first()
+    if investigation is None:
+        raise Http404("No investigation found.")
+    return investigation
+
+
+def sample_list(actor: Actor) -> QuerySet[Sample]:
+    datasets = Dataset.objects.filter(sample_id=OuterRef("pk")).order_by().values("sample_id")
+    return (
+        Sample.objects.filter(investigation_q(actor, "investigation__"))
+        .select_related("investigation__instrument")
+        .annotate(
+            dataset_count=Coalesce(
+                Subquery(datasets.annotate(n=Count("id")).values("n"), output_field=IntegerField()), Value(0)
+            )
+        )
+    )
+
+
+def sample_get(actor: Actor, pk: int) -> Sample:
+    sample = sample_list(actor).filter(pk=pk).first()
+    if sample is None:
+        raise Http404("No sample found.")
+    return sample
+
+
+def dataset_list(actor: Actor) -> QuerySet[Dataset]:
+    outputs = Dataset.inputs.through.objects.filter(to_dataset_id=OuterRef("pk")).order_by().values("to_dataset_id")
+    return (
+        Dataset.objects.filter(investigation_q(actor, "investigation__"))
+        .select_related("investigation__instrument", "sample", "definition__technique")
+        .annotate(
+            output_count=Coalesce(
+                Subquery(outputs.annotate(n=Count("id")).values("n"), output_field=IntegerField()), Value(0)
+            )
+        )
+    )
+
+
+def dataset_get(actor: Actor, pk: int) -> Dataset:
+    dataset = dataset_list(actor).filter(pk=pk).first()
+    if dataset is None:
+        raise Http404("No dataset found.")
+    return dataset
+
+
+def dataset_related(actor: Actor, dataset: Dataset) -> tuple[list[Dataset], list[Dataset]]:
+    """The inputs and outputs of a dataset that the actor may see."""
+    visible = Dataset.objects.filter(investigation_q(actor, "investigation__")).select_related("definition")
+    inputs = list(visible.filter(outputs=dataset).order_by("start_date", "id"))
+    outputs = list(visible.filter(inputs=dataset).order_by("start_date", "id"))
+    return inputs, outputs
+
+
+def datafile_list(actor: Actor) -> QuerySet[Datafile]:
+    return Datafile.objects.filter(investigation_q(actor, "dataset__investigation__"))
+
+
+def search(actor: Actor, text: str, limit: int = 20) -> dict:
+    """Investigations, samples and datasets whose names contain the text."""
+    text = text.strip()
+    if not text:
+        return {"investigations": [], "samples": [], "datasets": []}
+    return {
+        "investigations": list(
+            investigation_list(actor).filter(Q(name__icontains=text) | Q(title__icontains=text))[:limit]
+        ),
+        "samples": list(sample_list(actor).filter(name__icontains=text)[:limit]),
+        "datasets": list(dataset_list(actor).filter(name__icontains=text)[:limit]),
+    }
