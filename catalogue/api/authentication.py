@@ -1,0 +1,24 @@
+from django.contrib.auth.models import AnonymousUser
+from rest_framework import authentication, exceptions
+
+from catalogue import services
+
+KEYWORD = "Api-Key"
+
+
+class InstrumentKeyAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Api-Key <key>`: the request acts for the key's instrument."""
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).decode(errors="replace").split()
+        if not header or header[0] != KEYWORD:
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed("Give the key as 'Authorization: Api-Key <key>'.")
+        key = services.api_key_authenticate(secret=header[1])
+        if key is None:
+            raise exceptions.AuthenticationFailed("Unknown, expired or revoked API key.")
+        return AnonymousUser(), key
+
+    def authenticate_header(self, request):
+        return KEYWORD

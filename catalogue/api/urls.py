@@ -1,0 +1,18 @@
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from . import views
+
+router = DefaultRouter()
+router.register("instruments", views.InstrumentViewSet, basename="instrument")
+router.register("investigations", views.InvestigationViewSet, basename="investigation")
+router.register("samples", views.SampleViewSet, basename="sample")
+router.register("datasets", views.DatasetViewSet, basename="dataset")
+router.register("datafiles", views.DatafileViewSet, basename="datafile")
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("", include(router.urls)),
+]

@@ -1,0 +1,99 @@
+"""One FilterSet per model, shared by the portal pages and the API."""
+
+import django_filters
+from django import forms
+from django.db.models import Exists, OuterRef, Q
+
+from techniques.models import DatasetDefinition, ParameterType
+
+from .models import Datafile, Dataset, Instrument, Investigation, ParameterValue, Sample
+
+DATE = forms.DateInput(attrs={"type": "date"})
+
+
+class InvestigationFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="filter_text", label="Text")
+    instrument = django_filters.ModelChoiceFilter(
+        queryset=Instrument.objects.all(), to_field_name="name", label="Instrument", empty_label="All instruments"
+    )
+    start_after = django_filters.DateFilter(field_name="start_date", lookup_expr="date__gte", widget=DATE, label="From")
+    start_before = django_filters.DateFilter(field_name="start_date", lookup_expr="date__lte", widget=DATE, label="To")
+    proposal = django_filters.CharFilter(field_name="name", label="Proposal")
+
+    class Meta:
+        model = Investigation
+        fields = ["q", "instrument", "start_after", "start_before", "proposal", "visit_id"]
+
+    def filter_text(self, queryset, name, value):
+        return queryset.filter(Q(name__icontains=value) | Q(title__icontains=value) | Q(visit_id__icontains=value))
+
+
+class SampleFilterSet(django_filters.FilterSet):
+    name = django_filters.CharFilter(lookup_expr="icontains")
+
+    class Meta:
+        model = Sample
+        fields = ["investigation", "name"]
+
+
+class DatasetFilterSet(django_filters.FilterSet):
+    """Parameter ranges use the vocabulary's unit: ?parameter=MX_resolution&parameter_max=2."""
+
+    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name")
+    instrument = django_filters.CharFilter(field_name="investigation__instrument__name", label="Instrument")
+    definition = django_filters.ModelChoiceFilter(
+        queryset=DatasetDefinition.objects.all(), to_field_name="code", empty_label="All definitions"
+    )
+    technique = django_filters.CharFilter(field_name="definition__technique__code", label="Technique")
+    start_after = django_filters.IsoDateTimeFilter(field_name="start_date", lookup_expr="gte")
+    start_before = django_filters.IsoDateTimeFilter(field_name="start_date", lookup_expr="lte")
+    parameter = django_filters.ModelChoiceFilter(
+        queryset=ParameterType.objects.all(), to_field_name="name", method="filter_parameter"
+    )
+    parameter_min = django_filters.NumberFilter(method="filter_noop", label="Parameter minimum")
+    parameter_max = django_filters.NumberFilter(method="filter_noop", label="Parameter maximum")
+    parameter_value = django_filters.CharFilter(method="filter_noop", label="Parameter value (text)")
+
+    class Meta:
+        model = Dataset
+        fields = ["investigation", "sample", "kind", "complete"]
+
+    def filter_noop(self, queryset, name, value):
+        return queryset  # read by filter_parameter
+
+    def filter_parameter(self, queryset, name, parameter_type):
+        values = ParameterValue.objects.filter(dataset_id=OuterRef("pk"), parameter_type=parameter_type)
+        data = self.form.cleaned_data
+        if data.get("parameter_min") is not None:
+            values = values.filter(numeric_value__gte=data["parameter_min"])
+        if data.get("parameter_max") is not None:
+            values = values.filter(numeric_value__lte=data["parameter_max"])
+        if data.get("parameter_value"):
+            values = values.filter(text_value=data["parameter_value"])
+        return queryset.filter(Exists(values))
+
+
+class DatasetTableFilterSet(django_filters.FilterSet):
+    """The filters of an investigation's dataset table."""
+
+    sample = django_filters.ModelChoiceFilter(queryset=Sample.objects.none(), empty_label="All samples")
+    definition = django_filters.ModelChoiceFilter(
+        queryset=DatasetDefinition.objects.all(), to_field_name="code", empty_label="All definitions"
+    )
+
+    class Meta:
+        model = Dataset
+        fields = ["sample", "definition"]
+
+    def __init__(self, *args, investigation, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.filters["sample"].queryset = investigation.samples.all()
+        self.filters["definition"].queryset = DatasetDefinition.objects.filter(datasets__investigation=investigation).distinct()
+
+
+class DatafileFilterSet(django_filters.FilterSet):
+    path = django_filters.CharFilter(lookup_expr="icontains")
+
+    class Meta:
+        model = Datafile
+        fields = ["dataset", "path"]
