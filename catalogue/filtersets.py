@@ -3,12 +3,19 @@
 import django_filters
 from django import forms
 from django.db.models import Exists, OuterRef, Q
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from techniques.models import DatasetDefinition, ParameterType
 
 from .models import Datafile, Dataset, Instrument, Investigation, ParameterValue, Sample
 
 DATE = forms.DateInput(attrs={"type": "date"})
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class ParameterNameFilter(django_filters.ModelChoiceFilter):
+    """A vocabulary parameter, by name."""
 
 
 class InvestigationFilterSet(django_filters.FilterSet):
@@ -47,9 +54,7 @@ class DatasetFilterSet(django_filters.FilterSet):
     technique = django_filters.CharFilter(field_name="definition__technique__code", label="Technique")
     start_after = django_filters.IsoDateTimeFilter(field_name="start_date", lookup_expr="gte")
     start_before = django_filters.IsoDateTimeFilter(field_name="start_date", lookup_expr="lte")
-    parameter = django_filters.ModelChoiceFilter(
-        queryset=ParameterType.objects.all(), to_field_name="name", method="filter_parameter"
-    )
+    parameter = ParameterNameFilter(queryset=ParameterType.objects.all(), to_field_name="name", method="filter_parameter")
     parameter_min = django_filters.NumberFilter(method="filter_noop", label="Parameter minimum")
     parameter_max = django_filters.NumberFilter(method="filter_noop", label="Parameter maximum")
     parameter_value = django_filters.CharFilter(method="filter_noop", label="Parameter value (text)")
@@ -61,7 +66,7 @@ class DatasetFilterSet(django_filters.FilterSet):
     def filter_noop(self, queryset, name, value):
         return queryset  # read by filter_parameter
 
-    def filter_parameter(self, queryset, name, parameter_type):
+    def filter_parameter(self, queryset, name, parameter_type: ParameterType):
         values = ParameterValue.objects.filter(dataset_id=OuterRef("pk"), parameter_type=parameter_type)
         data = self.form.cleaned_data
         if data.get("parameter_min") is not None:

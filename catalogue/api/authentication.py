@@ -1,4 +1,5 @@
 from django.contrib.auth.models import AnonymousUser
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from catalogue import services
@@ -22,3 +23,18 @@ class InstrumentKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return KEYWORD
+
+
+class InstrumentKeyScheme(OpenApiAuthenticationExtension):
+    """Documents the key scheme in the OpenAPI schema."""
+
+    target_class = InstrumentKeyAuthentication
+    name = "instrumentKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "An instrument's key, created in the admin: `Api-Key <key>`.",
+        }

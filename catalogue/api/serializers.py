@@ -1,5 +1,6 @@
 """Shapes only: business rules live in catalogue.services."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catalogue.models import Datafile, Dataset, Instrument, Investigation, Sample
@@ -71,6 +72,7 @@ class FileItemSerializer(serializers.Serializer):
         return value
 
 
+@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "integer"}]})
 class InputReferenceField(serializers.Field):
     """An earlier dataset, by location (string) or id (integer)."""
 
