@@ -102,7 +102,19 @@ def read_definition_file(path: Path) -> dict:
 
 
 def read_definitions(directory: Path = DEFINITIONS_DIR) -> list[dict]:
-    return [read_definition_file(path) for path in sorted(directory.glob("*.yaml"))]
+    """Read every file; a parameter or definition may be declared in one file only."""
+    documents, declared = [], {}
+    for path in sorted(directory.glob("*.yaml")):
+        document = read_definition_file(path)
+        names = [("parameter", p["name"]) for p in document.get("parameters", [])]
+        names += [("definition", d["code"]) for d in document.get("definitions", [])]
+        for entry in names:
+            if entry in declared:
+                kind, name = entry
+                raise DefinitionFileError(f"{path.name}: {kind} {name} is already declared in {declared[entry]}")
+            declared[entry] = path.name
+        documents.append(document)
+    return documents
 
 
 def _upsert(model, lookup: dict, values: dict, report: SyncReport, label: str):
