@@ -35,7 +35,12 @@ class InvestigationFilterSet(django_filters.FilterSet):
         return queryset.filter(Q(name__icontains=value) | Q(title__icontains=value) | Q(visit_id__icontains=value))
 
 
+# Related objects are filtered by plain id, not ModelChoiceFilter: validating the choice against
+# every row would answer a hidden id differently from a missing one.
+
+
 class SampleFilterSet(django_filters.FilterSet):
+    investigation = django_filters.NumberFilter(field_name="investigation_id")
     name = django_filters.CharFilter(lookup_expr="icontains")
 
     class Meta:
@@ -47,6 +52,8 @@ class DatasetFilterSet(django_filters.FilterSet):
     """Parameter ranges use the vocabulary's unit: ?parameter=MX_resolution&parameter_max=2."""
 
     q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name")
+    investigation = django_filters.NumberFilter(field_name="investigation_id")
+    sample = django_filters.NumberFilter(field_name="sample_id")
     instrument = django_filters.CharFilter(field_name="investigation__instrument__name", label="Instrument")
     definition = django_filters.ModelChoiceFilter(
         queryset=DatasetDefinition.objects.all(), to_field_name="code", empty_label="All definitions"
@@ -61,7 +68,7 @@ class DatasetFilterSet(django_filters.FilterSet):
 
     class Meta:
         model = Dataset
-        fields = ["investigation", "sample", "kind", "complete"]
+        fields = ["kind", "complete"]
 
     def filter_noop(self, queryset, name, value):
         return queryset  # read by filter_parameter
@@ -97,6 +104,7 @@ class DatasetTableFilterSet(django_filters.FilterSet):
 
 
 class DatafileFilterSet(django_filters.FilterSet):
+    dataset = django_filters.NumberFilter(field_name="dataset_id")
     path = django_filters.CharFilter(lookup_expr="icontains")
 
     class Meta:

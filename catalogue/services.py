@@ -16,7 +16,7 @@ from django.utils import timezone
 from techniques.models import DatasetDefinition, ParameterType
 from techniques.validation import validate_parameters
 
-from .access import Actor, can_write_investigation
+from .access import Actor, can_write_investigation, investigation_q
 from .models import Datafile, Dataset, InstrumentApiKey, Investigation, ParameterValue, Sample
 
 FILE_BATCH = 5000
@@ -119,20 +119,29 @@ def _find_investigation(request: DatasetRequest, errors: dict) -> Investigation 
     found = list(investigations[:2])
     if len(found) == 1:
         return found[0]
-    described = request.proposal + (f" / {request.visit_id}" if request.visit_id else "")
-    if not request.proposal:
-        described = f"on {request.instrument} at {request.time.isoformat()}"
     if not found:
-        errors["investigation"] = f"no investigation {described}"
+        errors["investigation"] = f"no investigation {_describe(request)}"
     else:
-        errors["investigation"] = f"several investigations match {described}; give the visit id"
+        errors["investigation"] = f"several investigations match {_describe(request)}; give the visit id"
     return None
 
 
-def _find_inputs(references: list, errors: dict) -> list[Dataset]:
+def _describe(request: DatasetRequest) -> str:
+    if request.proposal:
+        return request.proposal + (f" / {request.visit_id}" if request.visit_id else "")
+    return f"on {request.instrument} at {request.time.isoformat()}"
+
+
+def _find_inputs(actor: Actor, references: list, errors: dict) -> list[Dataset]:
+    """Earlier datasets by id or location; those the actor may not read answer as missing."""
     ids = [ref for ref in references if isinstance(ref, int)]
     locations = [os.path.normpath(ref) for ref in references if isinstance(ref, str)]
-    found = list(Dataset.objects.filter(Q(pk__in=ids) | Q(location__in=locations)).only("pk", "location"))
+    found = list(
+        Dataset.objects.filter(investigation_q(actor, "investigation__"))
+        .filter(Q(pk__in=ids) | Q(location__in=locations))
+        .select_related("definition")
+        .only("pk", "location", "definition__code")
+    )
     known = {d.pk for d in found} | {d.location for d in found}
     missing = [str(ref) for ref in ids + locations if ref not in known]
     if missing:
@@ -153,7 +162,7 @@ def _validate(actor: Actor, request: DatasetRequest) -> tuple[dict, dict]:
     investigation = _find_investigation(request, errors)
     if investigation is not None and not can_write_investigation(actor, investigation):
         # Answer like a missing investigation: a key must not learn what other instruments hold.
-        errors["investigation"] = f"no investigation {request.proposal} / {request.visit_id}".rstrip(" /")
+        errors["investigation"] = f"no investigation {_describe(request)}"
         investigation = None
     resolved["investigation"] = investigation
 
@@ -171,7 +180,14 @@ def _validate(actor: Actor, request: DatasetRequest) -> tuple[dict, dict]:
         errors["parameters"] = validated.errors
     resolved["parameters"] = validated
 
-    resolved["inputs"] = _find_inputs(request.inputs or [], errors)
+    resolved["inputs"] = _find_inputs(actor, request.inputs or [], errors)
+    if definition is not None and definition.input_definitions:
+        allowed = set(definition.input_definitions)
+        refused = [d.location for d in resolved["inputs"] if d.definition_id is None or d.definition.code not in allowed]
+        if refused:
+            errors["inputs"] = (
+                f"{definition.code} takes inputs of {', '.join(sorted(allowed))} only; refused {', '.join(refused)}"
+            )
     if location and location in {d.location for d in resolved["inputs"]}:
         errors["inputs"] = "a dataset cannot be its own input"
 

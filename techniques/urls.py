@@ -1,3 +1,8 @@
 from django.urls import path
 
-urlpatterns = []
+from . import views
+
+urlpatterns = [
+    path("", views.technique_list, name="technique-list"),
+    path("<slug:code>/", views.technique_detail, name="technique-detail"),
+]

@@ -47,7 +47,8 @@ class DatasetViewSet(ActorMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModel
     filterset_class = DatasetFilterSet
 
     def get_queryset(self):
-        ids_only = Dataset.objects.only("id")
+        # Inputs and outputs the caller may not read stay hidden, as in the portal.
+        ids_only = Dataset.objects.filter(access.investigation_q(self.actor, "investigation__")).only("id")
         return selectors.dataset_list(self.actor).prefetch_related(
             Prefetch("inputs", queryset=ids_only), Prefetch("outputs", queryset=ids_only)
         )

@@ -1,0 +1,53 @@
+# Developer entry points. `make run` for the embedded demo (SQLite, eager tasks),
+# `make test` for the suite on its own throwaway PostgreSQL and Redis.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+VENV_STAMP := $(VENV)/.installed
+ASSETS_STAMP := node_modules/.installed
+
+.PHONY: help venv assets run test lint clean
+
+help:
+	@echo "make run     demo portal on http://127.0.0.1:8000 (SQLite, demo users)"
+	@echo "make test    test suite with its own PostgreSQL and Redis  (PYTEST_ARGS='-k ...')"
+	@echo "make lint    ruff check"
+	@echo "make venv | assets | clean"
+
+venv: $(VENV_STAMP)
+$(VENV_STAMP): requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -qq --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+assets: $(ASSETS_STAMP)
+$(ASSETS_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+run: export DJANGO_DEBUG = 1
+run: venv assets
+	mkdir -p var
+	$(PY) manage.py migrate --noinput
+	@if $(PY) manage.py help --commands | grep -qx sync_techniques; then \
+		echo "$(PY) manage.py sync_techniques"; $(PY) manage.py sync_techniques; \
+	else echo "(no sync_techniques command yet: skipped)"; fi
+	@if $(PY) manage.py help --commands | grep -qx load_demo; then \
+		echo "$(PY) manage.py load_demo"; $(PY) manage.py load_demo; \
+	else echo "(no load_demo command yet: skipped)"; fi
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+test: venv assets
+	scripts/with-test-services $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+# Keeps var/ (the demo database and data of `make run`).
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache test-artifacts var/staticfiles
+	find . -name __pycache__ -type d -not -path './.git/*' -prune -exec rm -rf {} +

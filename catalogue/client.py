@@ -1,0 +1,139 @@
+"""A small client a beamline or pipeline script imports to store datasets in the catalogue.
+
+It needs only `requests` (no Django)::
+
+    from catalogue.client import CatalogueError, store_dataset
+
+    try:
+        dataset = store_dataset(
+            "https://data.example.org", key,
+            proposal="MX-2485", visit_id="1", sample="lysozyme", name="scan 1",
+            location="/data/visitor/mx2485/id30a1/20240301/lysozyme/scan1",
+            definition="MX_oscillation",
+            parameters={"InstrumentMonochromator_energy": {"value": 12848, "unit": "eV"}},
+            inputs=[],                 # locations (str) or ids (int) of earlier datasets
+            files=[{"path": "img_0001.cbf", "size": 6224001}],   # or leave out: the folder is scanned
+        )
+    except CatalogueError as exc:
+        print(exc)          # every bad field, one per line
+        exc.errors          # the same, as the API's dict: {"location": ..., "parameters": {...}}
+
+`store_dataset` returns the stored dataset as the API's dict, with `.created` telling a new
+dataset (True) from an update of the one at the same location (False). Storing is idempotent
+(upsert by location), so the client retries safely on connection errors and on 502/503/504.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import requests
+
+API_PATH = "/api/v1/datasets/"
+RETRY_STATUSES = {502, 503, 504}
+
+
+class CatalogueError(Exception):
+    """The catalogue refused the request, or could not be reached.
+
+    status: the HTTP status (None when the server was not reached);
+    detail: the API's summary; errors: the API's errors by field ({} when none).
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, detail: str = "", errors: dict | None = None):
+        super().__init__(message)
+        self.status = status
+        self.detail = detail
+        self.errors = errors or {}
+
+
+class StoredDataset(dict):
+    """The API's dataset, plus whether this call created it."""
+
+    created: bool
+
+    def __init__(self, data: dict, *, created: bool):
+        super().__init__(data)
+        self.created = created
+
+
+def datasets_url(url: str) -> str:
+    """The datasets endpoint of a catalogue given by its base URL (or the endpoint itself)."""
+    url = url.rstrip("/")
+    if url.endswith(API_PATH.rstrip("/")):
+        return url + "/"
+    return url + API_PATH
+
+
+def _flatten(errors: Any, prefix: str = "") -> list[str]:
+    """{"parameters": {"MX_x": "..."}} -> ["parameters.MX_x: ..."]."""
+    if isinstance(errors, dict):
+        lines = []
+        for key, value in errors.items():
+            lines += _flatten(value, f"{prefix}.{key}" if prefix else str(key))
+        return lines
+    if isinstance(errors, list) and all(not isinstance(item, (dict, list)) for item in errors):
+        return [f"{prefix}: {'; '.join(str(item) for item in errors)}" if prefix else "; ".join(map(str, errors))]
+    if isinstance(errors, list):
+        lines = []
+        for index, item in enumerate(errors):
+            lines += _flatten(item, f"{prefix}.{index}" if prefix else str(index))
+        return lines
+    return [f"{prefix}: {errors}" if prefix else str(errors)]
+
+
+def _error_from(response: requests.Response) -> CatalogueError:
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        text = response.text.strip()[:500] or response.reason
+        return CatalogueError(f"catalogue answered {response.status_code}: {text}", status=response.status_code)
+    detail = str(answer.get("detail", "")) or response.reason or ""
+    errors = answer.get("errors") if isinstance(answer.get("errors"), dict) else {}
+    lines = [f"catalogue answered {response.status_code}: {detail}"]
+    lines += [f"  {line}" for line in _flatten(errors)]
+    return CatalogueError("\n".join(lines), status=response.status_code, detail=detail, errors=errors)
+
+
+def store_dataset(
+    url: str,
+    key: str,
+    *,
+    timeout: float = 30,
+    retries: int = 3,
+    backoff: float = 1.0,
+    session: requests.Session | None = None,
+    **fields: Any,
+) -> StoredDataset:
+    """Store (create or update) the dataset at fields["location"]; see the module's docstring.
+
+    url: the catalogue's base URL; key: the instrument's API key; fields: the storeDataset body
+    (proposal, visit_id, instrument, time, sample, name, location, kind, definition, description,
+    start_date, end_date, parameters, inputs, files). Dates may be datetime objects.
+    Raises CatalogueError with the API's errors by field.
+    """
+    body = {name: value.isoformat() if hasattr(value, "isoformat") else value for name, value in fields.items()}
+    headers = {"Authorization": f"Api-Key {key}", "Accept": "application/json"}
+    http = session or requests.Session()
+    endpoint = datasets_url(url)
+    try:
+        for attempt in range(retries + 1):
+            last = attempt == retries
+            try:
+                response = http.post(endpoint, json=body, headers=headers, timeout=timeout)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                if last:
+                    raise CatalogueError(f"catalogue not reachable at {endpoint}: {exc}") from exc
+            else:
+                if response.status_code in (200, 201):
+                    return StoredDataset(response.json(), created=response.status_code == 201)
+                if last or response.status_code not in RETRY_STATUSES:
+                    raise _error_from(response)
+            time.sleep(backoff * 2**attempt)
+    finally:
+        if session is None:
+            http.close()
+    raise AssertionError("unreachable")  # pragma: no cover

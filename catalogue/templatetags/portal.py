@@ -1,0 +1,63 @@
+"""Template helpers of the portal pages. Pagination links use Django's {% querystring %}."""
+
+import re
+
+from django import template
+from django.conf import settings
+from django.utils import timezone
+
+from techniques import units
+
+register = template.Library()
+
+
+@register.simple_tag
+def facility_name() -> str:
+    return settings.FACILITY_NAME
+
+
+@register.filter
+def unit_symbol(expression: str) -> str:
+    """'angstrom' -> 'Å'; an unknown unit is shown as written."""
+    try:
+        return units.unit_symbol(expression)
+    except units.UnitError:
+        return expression
+
+
+@register.filter
+def param_value(value) -> str:
+    """Floats with up to 6 significant digits; booleans as yes/no."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return "" if value is None else str(value)
+
+
+@register.filter
+def group_label(prefix: str) -> str:
+    """'MXAutoprocIntegration' -> 'MX Autoproc Integration'."""
+    return re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", prefix)
+
+
+@register.filter
+def doi_url(doi: str) -> str:
+    return f"https://doi.org/{doi}"
+
+
+@register.filter
+def is_embargoed(investigation) -> bool:
+    return investigation.release_date > timezone.now()
+
+
+@register.filter
+def add_class(field, css_class: str):
+    """Render a form field's widget with a CSS class: {{ form.sample|add_class:"form-select" }}."""
+    return field.as_widget(attrs={"class": css_class})
+
+
+@register.simple_tag
+def elided_pages(page_obj):
+    """Page numbers around the current one, with Paginator.ELLIPSIS for the gaps."""
+    return page_obj.paginator.get_elided_page_range(page_obj.number, on_each_side=2, on_ends=1)

@@ -1,0 +1,261 @@
+"""Shared fixtures of the catalogue tests.
+
+The world is small and explicit: two instruments (ID30 and BM29), on ID30 an embargoed and a
+released investigation, one person for each role, one API key per instrument, and a test
+vocabulary whose names start with TEST_ so that no test depends on the real definition files.
+Dataset locations lie under a temporary data root (settings.DATA_ROOTS is overridden for every
+test).
+"""
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from catalogue import services
+from catalogue.access import Actor
+from catalogue.models import (
+    Datafile,
+    Dataset,
+    Instrument,
+    InstrumentScientist,
+    Investigation,
+    InvestigationUser,
+    ParameterValue,
+    Sample,
+)
+from techniques.models import DatasetDefinition, ParameterType, Technique
+
+DATASETS_URL = "/api/v1/datasets/"
+
+# --- Settings ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def data_root(settings, tmp_path) -> Path:
+    """The only folder dataset locations may lie in, for this test."""
+    root = tmp_path / "data"
+    root.mkdir()
+    settings.DATA_ROOTS = [root]
+    return root
+
+
+# --- Vocabulary -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def technique(db) -> Technique:
+    technique, _ = Technique.objects.get_or_create(code="test-tech", defaults={"name": "Test technique"})
+    return technique
+
+
+def parameter_type(name: str, value_type: str, unit: str = "", technique=None) -> ParameterType:
+    """A vocabulary entry with exactly this type and unit, whatever the definition files say."""
+    parameter, _ = ParameterType.objects.update_or_create(
+        name=name, defaults={"label": name, "value_type": value_type, "unit": unit, "technique": technique}
+    )
+    return parameter
+
+
+@pytest.fixture
+def vocabulary(technique) -> dict[str, ParameterType]:
+    numeric, string = ParameterType.ValueType.NUMERIC, ParameterType.ValueType.STRING
+    entries = [
+        parameter_type("TEST_energy", numeric, "keV", technique),
+        parameter_type("TEST_resolution", numeric, "angstrom", technique),
+        parameter_type("TEST_count", numeric, "", technique),
+        parameter_type("TEST_detector", string, "", technique),
+        parameter_type("TEST_flag", ParameterType.ValueType.BOOLEAN, "", technique),
+        parameter_type("TEST_time", ParameterType.ValueType.DATETIME, "", technique),
+    ]
+    return {entry.name: entry for entry in entries}
+
+
+@pytest.fixture
+def raw_definition(technique) -> DatasetDefinition:
+    definition, _ = DatasetDefinition.objects.get_or_create(
+        code="TEST_raw", defaults={"label": "Test raw", "kind": "raw", "technique": technique}
+    )
+    return definition
+
+
+@pytest.fixture
+def processed_definition(technique, raw_definition) -> DatasetDefinition:
+    definition, _ = DatasetDefinition.objects.get_or_create(
+        code="TEST_processed",
+        defaults={
+            "label": "Test processed",
+            "kind": "processed",
+            "technique": technique,
+            "input_definitions": [raw_definition.code],
+        },
+    )
+    return definition
+
+
+# --- Instruments, investigations ------------------------------------------------------------
+
+
+@pytest.fixture
+def instrument(db) -> Instrument:
+    return Instrument.objects.create(name="ID30", full_name="MX beamline")
+
+
+@pytest.fixture
+def other_instrument(db) -> Instrument:
+    return Instrument.objects.create(name="BM29", full_name="BioSAXS beamline")
+
+
+def make_investigation(instrument, name="MX-1", visit_id="v1", *, released=False, days_ago=10) -> Investigation:
+    now = timezone.now()
+    start = now - timedelta(days=days_ago)
+    return Investigation.objects.create(
+        name=name,
+        visit_id=visit_id,
+        title=f"Investigation {name}",
+        instrument=instrument,
+        start_date=start,
+        end_date=start + timedelta(days=1),
+        release_date=now - timedelta(days=1) if released else now + timedelta(days=365),
+    )
+
+
+@pytest.fixture
+def investigation(instrument) -> Investigation:
+    """Embargoed (released next year)."""
+    return make_investigation(instrument, "MX-1", "v1")
+
+
+@pytest.fixture
+def released_investigation(instrument) -> Investigation:
+    return make_investigation(instrument, "MX-0", "v1", released=True, days_ago=2000)
+
+
+@pytest.fixture
+def other_investigation(other_instrument) -> Investigation:
+    """Embargoed, on the other instrument."""
+    return make_investigation(other_instrument, "SAXS-1", "v1")
+
+
+# --- People and keys -------------------------------------------------------------------------
+
+
+def make_user(username: str, **extra):
+    """No password (tests log in with force_login): hashing one costs ~0.3 s per user."""
+    return get_user_model().objects.create_user(username=username, password=None, **extra)
+
+
+@pytest.fixture
+def participant(investigation, released_investigation):
+    """A user of both investigations on ID30 (neither staff nor scientist)."""
+    user = make_user("participant")
+    InvestigationUser.objects.create(user=user, investigation=investigation, role=InvestigationUser.Role.PARTICIPANT)
+    InvestigationUser.objects.create(user=user, investigation=released_investigation)
+    return user
+
+
+@pytest.fixture
+def other_user(db):
+    return make_user("other")
+
+
+@pytest.fixture
+def scientist(instrument):
+    user = make_user("scientist")
+    InstrumentScientist.objects.create(user=user, instrument=instrument)
+    return user
+
+
+@pytest.fixture
+def other_scientist(other_instrument):
+    user = make_user("other-scientist")
+    InstrumentScientist.objects.create(user=user, instrument=other_instrument)
+    return user
+
+
+@pytest.fixture
+def staff(db):
+    return make_user("admin", is_staff=True)
+
+
+@pytest.fixture
+def api_key(instrument):
+    """(key, secret) of ID30."""
+    return services.api_key_create(instrument=instrument, name="MXCuBE on ID30")
+
+
+@pytest.fixture
+def other_api_key(other_instrument):
+    """(key, secret) of BM29."""
+    return services.api_key_create(instrument=other_instrument, name="BsxCuBE on BM29")
+
+
+# --- Clients ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+def key_client(secret: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {secret}")
+    return client
+
+
+def user_client(user) -> APIClient:
+    client = APIClient()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def instrument_client(api_key) -> APIClient:
+    """Acts for ID30 with its API key."""
+    return key_client(api_key[1])
+
+
+# --- Ingestion helpers -----------------------------------------------------------------------
+
+
+def store_request(data_root: Path, **fields) -> services.DatasetRequest:
+    """A valid request for MX-1/v1 unless fields say otherwise; location relative to the data root."""
+    values = {"name": "scan 1", "location": "mx1/scan1", "proposal": "MX-1", "visit_id": "v1"}
+    values.update(fields)
+    if not values["location"].startswith("/"):
+        values["location"] = str(data_root / values["location"])
+    return services.DatasetRequest(**values)
+
+
+def key_actor(api_key) -> Actor:
+    return Actor(api_key=api_key[0])
+
+
+def make_dataset(investigation, location: str, *, sample=None, files=0, **fields) -> Dataset:
+    """A dataset written directly (not through ingestion), with `files` datafiles of 10 bytes."""
+    fields.setdefault("name", Path(location).name)
+    dataset = Dataset.objects.create(investigation=investigation, location=location, sample=sample, **fields)
+    Datafile.objects.bulk_create(Datafile(dataset=dataset, path=f"f{i:03}.h5", size=10) for i in range(files))
+    if files:
+        Dataset.objects.filter(pk=dataset.pk).update(file_count=files, size=10 * files, complete=True)
+        dataset.refresh_from_db()
+    return dataset
+
+
+def make_sample(investigation, name="lysozyme") -> Sample:
+    return Sample.objects.create(investigation=investigation, name=name)
+
+
+def counts() -> dict[str, int]:
+    """What ingestion can write, to check that a rejected request wrote nothing."""
+    return {
+        "samples": Sample.objects.count(),
+        "datasets": Dataset.objects.count(),
+        "parameter_values": ParameterValue.objects.count(),
+        "datafiles": Datafile.objects.count(),
+        "inputs": Dataset.inputs.through.objects.count(),
+    }
