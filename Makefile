@@ -33,12 +33,8 @@ run: export DJANGO_DEBUG = 1
 run: venv assets
 	mkdir -p var
 	$(PY) manage.py migrate --noinput
-	@if $(PY) manage.py help --commands | grep -qx sync_techniques; then \
-		echo "$(PY) manage.py sync_techniques"; $(PY) manage.py sync_techniques; \
-	else echo "(no sync_techniques command yet: skipped)"; fi
-	@if $(PY) manage.py help --commands | grep -qx load_demo; then \
-		echo "$(PY) manage.py load_demo"; $(PY) manage.py load_demo; \
-	else echo "(no load_demo command yet: skipped)"; fi
+	$(PY) manage.py sync_techniques
+	$(PY) manage.py load_demo
 	$(PY) manage.py runserver 127.0.0.1:8000
 
 test: venv assets

@@ -49,9 +49,7 @@ def investigation_q(actor: Actor, prefix: str = "") -> Q:
         q |= Q(Exists(InvestigationUser.objects.filter(user=actor.user, investigation_id=investigation_id)))
         q |= Q(
             Exists(
-                InstrumentScientist.objects.filter(
-                    user=actor.user, instrument_id=OuterRef(f"{prefix}instrument_id")
-                )
+                InstrumentScientist.objects.filter(user=actor.user, instrument_id=OuterRef(f"{prefix}instrument_id"))
             )
         )
     return q

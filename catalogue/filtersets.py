@@ -61,7 +61,9 @@ class DatasetFilterSet(django_filters.FilterSet):
     technique = django_filters.CharFilter(field_name="definition__technique__code", label="Technique")
     start_after = django_filters.IsoDateTimeFilter(field_name="start_date", lookup_expr="gte")
     start_before = django_filters.IsoDateTimeFilter(field_name="start_date", lookup_expr="lte")
-    parameter = ParameterNameFilter(queryset=ParameterType.objects.all(), to_field_name="name", method="filter_parameter")
+    parameter = ParameterNameFilter(
+        queryset=ParameterType.objects.all(), to_field_name="name", method="filter_parameter"
+    )
     parameter_min = django_filters.NumberFilter(method="filter_noop", label="Parameter minimum")
     parameter_max = django_filters.NumberFilter(method="filter_noop", label="Parameter maximum")
     parameter_value = django_filters.CharFilter(method="filter_noop", label="Parameter value (text)")
@@ -100,7 +102,9 @@ class DatasetTableFilterSet(django_filters.FilterSet):
     def __init__(self, *args, investigation, **kwargs):
         super().__init__(*args, **kwargs)
         self.filters["sample"].queryset = investigation.samples.all()
-        self.filters["definition"].queryset = DatasetDefinition.objects.filter(datasets__investigation=investigation).distinct()
+        self.filters["definition"].queryset = DatasetDefinition.objects.filter(
+            datasets__investigation=investigation
+        ).distinct()
 
 
 class DatafileFilterSet(django_filters.FilterSet):

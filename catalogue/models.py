@@ -8,9 +8,15 @@ from techniques.models import DatasetDefinition, ParameterType
 
 
 class Instrument(models.Model):
+    class Validation(models.TextChoices):
+        FACILITY_DEFAULT = "", "Facility default"
+        STRICT = "strict", "Strict: reject datasets that break their definition"
+        LENIENT = "lenient", "Lenient: store them and flag their warnings"
+
     name = models.CharField(max_length=64, unique=True, help_text="Short name, e.g. ID30A-1")
     full_name = models.CharField(max_length=200, blank=True)
     description = models.TextField(blank=True)
+    validation = models.CharField(max_length=16, choices=Validation.choices, blank=True, default="")
 
     class Meta:
         ordering = ["name"]
@@ -31,6 +37,8 @@ class Investigation(models.Model):
     end_date = models.DateTimeField()
     release_date = models.DateTimeField(help_text="From this date the investigation and its data are public.")
     doi = models.CharField("DOI", max_length=200, blank=True)
+    # When the participants were told that their data is about to become public.
+    release_notice_sent = models.DateTimeField(null=True, blank=True, editable=False)
     created = models.DateTimeField(auto_now_add=True)
     modified = models.DateTimeField(auto_now=True)
 
@@ -38,7 +46,9 @@ class Investigation(models.Model):
         ordering = ["-start_date", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["name", "visit_id"], name="investigation_unique_visit"),
-            models.CheckConstraint(condition=models.Q(end_date__gte=models.F("start_date")), name="investigation_end_after_start"),
+            models.CheckConstraint(
+                condition=models.Q(end_date__gte=models.F("start_date")), name="investigation_end_after_start"
+            ),
         ]
         indexes = [
             models.Index(fields=["instrument", "start_date"]),
@@ -132,6 +142,8 @@ class Dataset(models.Model):
     size = models.PositiveBigIntegerField(default=0, help_text="Total size of the files in bytes")
     storage_status = models.CharField(max_length=16, choices=StorageStatus.choices, default=StorageStatus.ONLINE)
     complete = models.BooleanField(default=False, help_text="Set once the files are registered")
+    # What lenient validation let through: [{"field": ..., "value": ..., "rule": ...}].
+    warnings = models.JSONField(default=list, blank=True)
     created = models.DateTimeField(auto_now_add=True)
     modified = models.DateTimeField(auto_now=True)
 
@@ -160,13 +172,14 @@ class ParameterValue(models.Model):
     text_value = models.CharField(max_length=1024, blank=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["dataset", "parameter_type"], name="parameter_value_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["dataset", "parameter_type"], name="parameter_value_unique")]
         indexes = [
             models.Index(fields=["parameter_type", "numeric_value"], name="parameter_value_numeric"),
             models.Index(fields=["parameter_type", "text_value"], name="parameter_value_text"),
         ]
+
+    def __str__(self):
+        return f"{self.parameter_type_id}={self.numeric_value if self.numeric_value is not None else self.text_value}"
 
 
 class Datafile(models.Model):
@@ -217,3 +230,36 @@ class InstrumentApiKey(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.prefix}…)"
+
+
+class UserProfile(models.Model):
+    """What the identity provider tells about a person beyond Django's user fields."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
+    orcid = models.CharField("ORCID", max_length=19, blank=True)
+
+    def __str__(self):
+        return f"{self.user} ({self.orcid or 'no ORCID'})"
+
+
+class AuditEntry(models.Model):
+    """A change to access: roles, instrument scientists, API keys, release dates. Never edited."""
+
+    time = models.DateTimeField(auto_now_add=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(max_length=64, help_text="e.g. release_date.change, api_key.revoke")
+    target_type = models.CharField(max_length=64)
+    target_id = models.CharField(max_length=64)
+    summary = models.CharField(max_length=500)
+    reason = models.TextField(blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-time", "-id"]
+        verbose_name_plural = "audit entries"
+        indexes = [models.Index(fields=["target_type", "target_id", "-time"]), models.Index(fields=["-time"])]
+
+    def __str__(self):
+        return f"{self.time:%Y-%m-%d %H:%M} {self.action} {self.summary}"

@@ -14,7 +14,9 @@ def instrument_list() -> QuerySet[Instrument]:
 
 
 def _dataset_totals(investigation_ref: str):
-    datasets = Dataset.objects.filter(investigation_id=OuterRef(investigation_ref)).order_by().values("investigation_id")
+    datasets = (
+        Dataset.objects.filter(investigation_id=OuterRef(investigation_ref)).order_by().values("investigation_id")
+    )
     count = Subquery(datasets.annotate(n=Count("id")).values("n"), output_field=IntegerField())
     volume = Subquery(datasets.annotate(s=Sum("size")).values("s"))
     return {"dataset_count": Coalesce(count, Value(0)), "volume": Coalesce(volume, Value(0))}

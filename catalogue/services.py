@@ -183,7 +183,9 @@ def _validate(actor: Actor, request: DatasetRequest) -> tuple[dict, dict]:
     resolved["inputs"] = _find_inputs(actor, request.inputs or [], errors)
     if definition is not None and definition.input_definitions:
         allowed = set(definition.input_definitions)
-        refused = [d.location for d in resolved["inputs"] if d.definition_id is None or d.definition.code not in allowed]
+        refused = [
+            d.location for d in resolved["inputs"] if d.definition_id is None or d.definition.code not in allowed
+        ]
         if refused:
             errors["inputs"] = (
                 f"{definition.code} takes inputs of {', '.join(sorted(allowed))} only; refused {', '.join(refused)}"

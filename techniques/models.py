@@ -8,6 +8,8 @@ class Technique(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     panet_id = models.CharField("PaNET id", max_length=32, blank=True)
+    # How the portal shows the technique: the columns of an investigation's dataset table.
+    views = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["code"]
@@ -33,6 +35,12 @@ class ParameterType(models.Model):
     technique = models.ForeignKey(
         Technique, null=True, blank=True, on_delete=models.PROTECT, related_name="parameter_types"
     )
+    minimum = models.FloatField(null=True, blank=True)
+    maximum = models.FloatField(null=True, blank=True)
+    permitted_values = models.JSONField(default=list, blank=True)
+    nexus_path = models.CharField("NeXus path", max_length=255, blank=True)
+    # Searchable parameters are also copied to the typed table behind range filters and facets.
+    searchable = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["name"]
@@ -54,8 +62,15 @@ class DatasetDefinition(models.Model):
     technique = models.ForeignKey(Technique, on_delete=models.PROTECT, related_name="definitions")
     # Parameter names shown when a dataset row is expanded, in this order.
     summary = models.JSONField(default=list, blank=True)
-    # Codes of the definitions a processed dataset of this definition may take as inputs.
+    # Parameter names a dataset of this definition is expected to carry, and must carry.
+    expects = models.JSONField(default=list, blank=True)
+    requires = models.JSONField(default=list, blank=True)
+    # Codes of the definitions a processed dataset of this definition may take as inputs, and how many.
     input_definitions = models.JSONField(default=list, blank=True)
+    input_min = models.PositiveSmallIntegerField(null=True, blank=True)
+    input_max = models.PositiveSmallIntegerField(null=True, blank=True)
+    # How the portal shows such a dataset: tabs, result tables, gallery files.
+    views = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["technique__code", "code"]

@@ -36,7 +36,14 @@ def convert(value: float, from_unit: str, to_unit: str) -> float:
         raise UnitError(f"unit '{from_unit}' cannot be converted to '{to_unit}'") from exc
 
 
+# Where pint's short form is not what scientists write.
+_SYMBOLS = {"deg": "°", "percent": "%"}
+
+
 def unit_symbol(expression: str) -> str:
-    """Short display form: 'angstrom' -> 'Å', 'keV' -> 'keV'."""
+    """Short display form: 'angstrom' -> 'Å', 'degree' -> '°', 'keV' -> 'keV'."""
     unit = parse_unit(expression)
-    return "" if unit is None else f"{unit:~P}"
+    if unit is None:
+        return ""
+    symbol = f"{unit:~P}"
+    return _SYMBOLS.get(symbol, symbol)

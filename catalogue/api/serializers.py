@@ -21,8 +21,18 @@ class InvestigationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Investigation
         fields = [
-            "id", "proposal", "visit_id", "title", "summary", "instrument", "start_date", "end_date",
-            "release_date", "doi", "dataset_count", "volume",
+            "id",
+            "proposal",
+            "visit_id",
+            "title",
+            "summary",
+            "instrument",
+            "start_date",
+            "end_date",
+            "release_date",
+            "doi",
+            "dataset_count",
+            "volume",
         ]
 
 
@@ -44,9 +54,25 @@ class DatasetSerializer(serializers.ModelSerializer):
     class Meta:
         model = Dataset
         fields = [
-            "id", "investigation", "sample", "name", "location", "kind", "definition", "start_date", "end_date",
-            "description", "parameters", "inputs", "outputs", "file_count", "size", "storage_status", "complete",
-            "created", "modified",
+            "id",
+            "investigation",
+            "sample",
+            "name",
+            "location",
+            "kind",
+            "definition",
+            "start_date",
+            "end_date",
+            "description",
+            "parameters",
+            "inputs",
+            "outputs",
+            "file_count",
+            "size",
+            "storage_status",
+            "complete",
+            "created",
+            "modified",
         ]
 
     def get_investigation(self, dataset) -> dict:

@@ -6,224 +6,342 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('techniques', '0001_initial'),
+        ("techniques", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Instrument',
+            name="Instrument",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(help_text='Short name, e.g. ID30A-1', max_length=64, unique=True)),
-                ('full_name', models.CharField(blank=True, max_length=200)),
-                ('description', models.TextField(blank=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(help_text="Short name, e.g. ID30A-1", max_length=64, unique=True)),
+                ("full_name", models.CharField(blank=True, max_length=200)),
+                ("description", models.TextField(blank=True)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Dataset',
+            name="Dataset",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=255)),
-                ('location', models.CharField(max_length=1024, unique=True)),
-                ('kind', models.CharField(choices=[('raw', 'Raw'), ('processed', 'Processed')], default='raw', max_length=16)),
-                ('start_date', models.DateTimeField(blank=True, null=True)),
-                ('end_date', models.DateTimeField(blank=True, null=True)),
-                ('description', models.TextField(blank=True)),
-                ('parameters', models.JSONField(blank=True, default=dict)),
-                ('file_count', models.PositiveIntegerField(default=0)),
-                ('size', models.PositiveBigIntegerField(default=0, help_text='Total size of the files in bytes')),
-                ('storage_status', models.CharField(choices=[('online', 'Online'), ('archived', 'Archived'), ('restoring', 'Restoring')], default='online', max_length=16)),
-                ('complete', models.BooleanField(default=False, help_text='Set once the files are registered')),
-                ('created', models.DateTimeField(auto_now_add=True)),
-                ('modified', models.DateTimeField(auto_now=True)),
-                ('definition', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='datasets', to='techniques.datasetdefinition')),
-                ('inputs', models.ManyToManyField(blank=True, related_name='outputs', to='catalogue.dataset')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=255)),
+                ("location", models.CharField(max_length=1024, unique=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("raw", "Raw"), ("processed", "Processed")], default="raw", max_length=16
+                    ),
+                ),
+                ("start_date", models.DateTimeField(blank=True, null=True)),
+                ("end_date", models.DateTimeField(blank=True, null=True)),
+                ("description", models.TextField(blank=True)),
+                ("parameters", models.JSONField(blank=True, default=dict)),
+                ("file_count", models.PositiveIntegerField(default=0)),
+                ("size", models.PositiveBigIntegerField(default=0, help_text="Total size of the files in bytes")),
+                (
+                    "storage_status",
+                    models.CharField(
+                        choices=[("online", "Online"), ("archived", "Archived"), ("restoring", "Restoring")],
+                        default="online",
+                        max_length=16,
+                    ),
+                ),
+                ("complete", models.BooleanField(default=False, help_text="Set once the files are registered")),
+                ("created", models.DateTimeField(auto_now_add=True)),
+                ("modified", models.DateTimeField(auto_now=True)),
+                (
+                    "definition",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="datasets",
+                        to="techniques.datasetdefinition",
+                    ),
+                ),
+                ("inputs", models.ManyToManyField(blank=True, related_name="outputs", to="catalogue.dataset")),
             ],
             options={
-                'ordering': ['-start_date', '-id'],
+                "ordering": ["-start_date", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='DataCollection',
+            name="DataCollection",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=255)),
-                ('description', models.TextField(blank=True)),
-                ('created', models.DateTimeField(auto_now_add=True)),
-                ('datasets', models.ManyToManyField(blank=True, related_name='collections', to='catalogue.dataset')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=255)),
+                ("description", models.TextField(blank=True)),
+                ("created", models.DateTimeField(auto_now_add=True)),
+                ("datasets", models.ManyToManyField(blank=True, related_name="collections", to="catalogue.dataset")),
             ],
         ),
         migrations.CreateModel(
-            name='InstrumentApiKey',
+            name="InstrumentApiKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(help_text="Who uses it, e.g. 'MXCuBE on ID30A-1'", max_length=200)),
-                ('prefix', models.CharField(editable=False, max_length=16, unique=True)),
-                ('digest', models.CharField(editable=False, max_length=64)),
-                ('created', models.DateTimeField(auto_now_add=True)),
-                ('expires', models.DateTimeField(blank=True, null=True)),
-                ('revoked', models.DateTimeField(blank=True, null=True)),
-                ('last_used', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('instrument', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='api_keys', to='catalogue.instrument')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(help_text="Who uses it, e.g. 'MXCuBE on ID30A-1'", max_length=200)),
+                ("prefix", models.CharField(editable=False, max_length=16, unique=True)),
+                ("digest", models.CharField(editable=False, max_length=64)),
+                ("created", models.DateTimeField(auto_now_add=True)),
+                ("expires", models.DateTimeField(blank=True, null=True)),
+                ("revoked", models.DateTimeField(blank=True, null=True)),
+                ("last_used", models.DateTimeField(blank=True, editable=False, null=True)),
+                (
+                    "instrument",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="api_keys", to="catalogue.instrument"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'instrument API key',
+                "verbose_name": "instrument API key",
             },
         ),
         migrations.CreateModel(
-            name='Investigation',
+            name="Investigation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(help_text='Proposal name, e.g. MX-2485', max_length=64, verbose_name='proposal')),
-                ('visit_id', models.CharField(help_text='Session identifier within the proposal', max_length=64)),
-                ('title', models.CharField(blank=True, max_length=500)),
-                ('summary', models.TextField(blank=True)),
-                ('start_date', models.DateTimeField()),
-                ('end_date', models.DateTimeField()),
-                ('release_date', models.DateTimeField(help_text='From this date the investigation and its data are public.')),
-                ('doi', models.CharField(blank=True, max_length=200, verbose_name='DOI')),
-                ('created', models.DateTimeField(auto_now_add=True)),
-                ('modified', models.DateTimeField(auto_now=True)),
-                ('instrument', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='investigations', to='catalogue.instrument')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "name",
+                    models.CharField(help_text="Proposal name, e.g. MX-2485", max_length=64, verbose_name="proposal"),
+                ),
+                ("visit_id", models.CharField(help_text="Session identifier within the proposal", max_length=64)),
+                ("title", models.CharField(blank=True, max_length=500)),
+                ("summary", models.TextField(blank=True)),
+                ("start_date", models.DateTimeField()),
+                ("end_date", models.DateTimeField()),
+                (
+                    "release_date",
+                    models.DateTimeField(help_text="From this date the investigation and its data are public."),
+                ),
+                ("doi", models.CharField(blank=True, max_length=200, verbose_name="DOI")),
+                ("created", models.DateTimeField(auto_now_add=True)),
+                ("modified", models.DateTimeField(auto_now=True)),
+                (
+                    "instrument",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="investigations",
+                        to="catalogue.instrument",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-start_date', '-id'],
+                "ordering": ["-start_date", "-id"],
             },
         ),
         migrations.AddField(
-            model_name='dataset',
-            name='investigation',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='datasets', to='catalogue.investigation'),
+            model_name="dataset",
+            name="investigation",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="datasets", to="catalogue.investigation"
+            ),
         ),
         migrations.CreateModel(
-            name='InvestigationUser',
+            name="InvestigationUser",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('pi', 'Principal investigator'), ('co_proposer', 'Co-proposer'), ('local_contact', 'Local contact'), ('participant', 'Participant')], default='participant', max_length=32)),
-                ('investigation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='members', to='catalogue.investigation')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='investigation_roles', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("pi", "Principal investigator"),
+                            ("co_proposer", "Co-proposer"),
+                            ("local_contact", "Local contact"),
+                            ("participant", "Participant"),
+                        ],
+                        default="participant",
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "investigation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="members",
+                        to="catalogue.investigation",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="investigation_roles",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ParameterValue',
+            name="ParameterValue",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('numeric_value', models.FloatField(blank=True, null=True)),
-                ('text_value', models.CharField(blank=True, max_length=1024)),
-                ('dataset', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='parameter_values', to='catalogue.dataset')),
-                ('parameter_type', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='values', to='techniques.parametertype')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("numeric_value", models.FloatField(blank=True, null=True)),
+                ("text_value", models.CharField(blank=True, max_length=1024)),
+                (
+                    "dataset",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="parameter_values",
+                        to="catalogue.dataset",
+                    ),
+                ),
+                (
+                    "parameter_type",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="values",
+                        to="techniques.parametertype",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Sample',
+            name="Sample",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('description', models.TextField(blank=True)),
-                ('parameters', models.JSONField(blank=True, default=dict)),
-                ('investigation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='samples', to='catalogue.investigation')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200)),
+                ("description", models.TextField(blank=True)),
+                ("parameters", models.JSONField(blank=True, default=dict)),
+                (
+                    "investigation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="samples",
+                        to="catalogue.investigation",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.AddField(
-            model_name='dataset',
-            name='sample',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='datasets', to='catalogue.sample'),
+            model_name="dataset",
+            name="sample",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="datasets",
+                to="catalogue.sample",
+            ),
         ),
         migrations.CreateModel(
-            name='Datafile',
+            name="Datafile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('path', models.CharField(max_length=1024)),
-                ('size', models.PositiveBigIntegerField(default=0)),
-                ('checksum', models.CharField(blank=True, max_length=128)),
-                ('modified', models.DateTimeField(blank=True, null=True)),
-                ('dataset', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='datafiles', to='catalogue.dataset')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("path", models.CharField(max_length=1024)),
+                ("size", models.PositiveBigIntegerField(default=0)),
+                ("checksum", models.CharField(blank=True, max_length=128)),
+                ("modified", models.DateTimeField(blank=True, null=True)),
+                (
+                    "dataset",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="datafiles", to="catalogue.dataset"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['path'],
-                'constraints': [models.UniqueConstraint(fields=('dataset', 'path'), name='datafile_unique_path')],
+                "ordering": ["path"],
+                "constraints": [models.UniqueConstraint(fields=("dataset", "path"), name="datafile_unique_path")],
             },
         ),
         migrations.CreateModel(
-            name='InstrumentScientist',
+            name="InstrumentScientist",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('instrument', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='scientists', to='catalogue.instrument')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='instrument_roles', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "instrument",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="scientists",
+                        to="catalogue.instrument",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="instrument_roles",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('user', 'instrument'), name='instrument_scientist_unique')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("user", "instrument"), name="instrument_scientist_unique")
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='investigation',
-            index=models.Index(fields=['instrument', 'start_date'], name='catalogue_i_instrum_499f2f_idx'),
+            model_name="investigation",
+            index=models.Index(fields=["instrument", "start_date"], name="catalogue_i_instrum_499f2f_idx"),
         ),
         migrations.AddIndex(
-            model_name='investigation',
-            index=models.Index(fields=['-start_date', '-id'], name='investigation_recent'),
+            model_name="investigation",
+            index=models.Index(fields=["-start_date", "-id"], name="investigation_recent"),
         ),
         migrations.AddIndex(
-            model_name='investigation',
-            index=models.Index(fields=['release_date'], name='catalogue_i_release_85f41c_idx'),
+            model_name="investigation",
+            index=models.Index(fields=["release_date"], name="catalogue_i_release_85f41c_idx"),
         ),
         migrations.AddConstraint(
-            model_name='investigation',
-            constraint=models.UniqueConstraint(fields=('name', 'visit_id'), name='investigation_unique_visit'),
+            model_name="investigation",
+            constraint=models.UniqueConstraint(fields=("name", "visit_id"), name="investigation_unique_visit"),
         ),
         migrations.AddConstraint(
-            model_name='investigation',
-            constraint=models.CheckConstraint(condition=models.Q(('end_date__gte', models.F('start_date'))), name='investigation_end_after_start'),
+            model_name="investigation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("end_date__gte", models.F("start_date"))), name="investigation_end_after_start"
+            ),
         ),
         migrations.AddIndex(
-            model_name='investigationuser',
-            index=models.Index(fields=['user', 'investigation'], name='catalogue_i_user_id_3af6bb_idx'),
+            model_name="investigationuser",
+            index=models.Index(fields=["user", "investigation"], name="catalogue_i_user_id_3af6bb_idx"),
         ),
         migrations.AddConstraint(
-            model_name='investigationuser',
-            constraint=models.UniqueConstraint(fields=('investigation', 'user', 'role'), name='investigation_user_unique_role'),
+            model_name="investigationuser",
+            constraint=models.UniqueConstraint(
+                fields=("investigation", "user", "role"), name="investigation_user_unique_role"
+            ),
         ),
         migrations.AddIndex(
-            model_name='parametervalue',
-            index=models.Index(fields=['parameter_type', 'numeric_value'], name='parameter_value_numeric'),
+            model_name="parametervalue",
+            index=models.Index(fields=["parameter_type", "numeric_value"], name="parameter_value_numeric"),
         ),
         migrations.AddIndex(
-            model_name='parametervalue',
-            index=models.Index(fields=['parameter_type', 'text_value'], name='parameter_value_text'),
+            model_name="parametervalue",
+            index=models.Index(fields=["parameter_type", "text_value"], name="parameter_value_text"),
         ),
         migrations.AddConstraint(
-            model_name='parametervalue',
-            constraint=models.UniqueConstraint(fields=('dataset', 'parameter_type'), name='parameter_value_unique'),
+            model_name="parametervalue",
+            constraint=models.UniqueConstraint(fields=("dataset", "parameter_type"), name="parameter_value_unique"),
         ),
         migrations.AddConstraint(
-            model_name='sample',
-            constraint=models.UniqueConstraint(fields=('investigation', 'name'), name='sample_unique_name'),
+            model_name="sample",
+            constraint=models.UniqueConstraint(fields=("investigation", "name"), name="sample_unique_name"),
         ),
         migrations.AddIndex(
-            model_name='dataset',
-            index=models.Index(fields=['investigation', '-start_date', '-id'], name='dataset_by_investigation'),
+            model_name="dataset",
+            index=models.Index(fields=["investigation", "-start_date", "-id"], name="dataset_by_investigation"),
         ),
         migrations.AddIndex(
-            model_name='dataset',
-            index=models.Index(fields=['sample', '-start_date'], name='dataset_by_sample'),
+            model_name="dataset",
+            index=models.Index(fields=["sample", "-start_date"], name="dataset_by_sample"),
         ),
         migrations.AddIndex(
-            model_name='dataset',
-            index=models.Index(fields=['definition', '-start_date'], name='dataset_by_definition'),
+            model_name="dataset",
+            index=models.Index(fields=["definition", "-start_date"], name="dataset_by_definition"),
         ),
         migrations.AddIndex(
-            model_name='dataset',
-            index=models.Index(fields=['-start_date', '-id'], name='dataset_recent'),
+            model_name="dataset",
+            index=models.Index(fields=["-start_date", "-id"], name="dataset_recent"),
         ),
     ]

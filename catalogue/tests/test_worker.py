@@ -28,8 +28,12 @@ def test_worker_scans_the_location_and_registers_files(celery_worker_process, se
     instrument = Instrument.objects.create(name="ID30A-1")
     now = timezone.now()
     Investigation.objects.create(
-        name="MX-1111", visit_id="id30a1-1", instrument=instrument,
-        start_date=now - timedelta(hours=2), end_date=now + timedelta(hours=2), release_date=now + timedelta(days=1000),
+        name="MX-1111",
+        visit_id="id30a1-1",
+        instrument=instrument,
+        start_date=now - timedelta(hours=2),
+        end_date=now + timedelta(hours=2),
+        release_date=now + timedelta(days=1000),
     )
     _, secret = services.api_key_create(instrument=instrument, name="MXCuBE")
     location = tmp_path / "RAW_DATA" / "sample1" / "oscillation"
@@ -42,8 +46,14 @@ def test_worker_scans_the_location_and_registers_files(celery_worker_process, se
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {secret}")
     response = client.post(
         "/api/v1/datasets/",
-        {"proposal": "MX-1111", "visit_id": "id30a1-1", "sample": "sample1", "name": "oscillation",
-         "location": str(location), "kind": "raw"},
+        {
+            "proposal": "MX-1111",
+            "visit_id": "id30a1-1",
+            "sample": "sample1",
+            "name": "oscillation",
+            "location": str(location),
+            "kind": "raw",
+        },
         format="json",
     )
     assert response.status_code == 201, response.json()
@@ -61,15 +71,24 @@ def test_worker_registers_a_given_file_list(celery_worker_process, settings, tmp
     instrument = Instrument.objects.create(name="BM29")
     now = timezone.now()
     Investigation.objects.create(
-        name="MX-2485", visit_id="bm29-1", instrument=instrument,
-        start_date=now - timedelta(hours=2), end_date=now + timedelta(hours=2), release_date=now + timedelta(days=1000),
+        name="MX-2485",
+        visit_id="bm29-1",
+        instrument=instrument,
+        start_date=now - timedelta(hours=2),
+        end_date=now + timedelta(hours=2),
+        release_date=now + timedelta(days=1000),
     )
     _, secret = services.api_key_create(instrument=instrument, name="BsxCuBE")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {secret}")
     files = [{"path": f"frames/frame_{i:05d}.h5", "size": 1000, "checksum": f"adler32:{i:08x}"} for i in range(2500)]
-    body = {"instrument": "BM29", "time": now.isoformat(), "name": "acquisition",
-            "location": str(tmp_path / "bm29" / "acquisition"), "files": files}
+    body = {
+        "instrument": "BM29",
+        "time": now.isoformat(),
+        "name": "acquisition",
+        "location": str(tmp_path / "bm29" / "acquisition"),
+        "files": files,
+    }
 
     first = client.post("/api/v1/datasets/", body, format="json")
     assert first.status_code == 201, first.json()

@@ -5,54 +5,79 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Technique',
+            name="Technique",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=32, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('description', models.TextField(blank=True)),
-                ('panet_id', models.CharField(blank=True, max_length=32, verbose_name='PaNET id')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("code", models.SlugField(max_length=32, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                ("description", models.TextField(blank=True)),
+                ("panet_id", models.CharField(blank=True, max_length=32, verbose_name="PaNET id")),
             ],
             options={
-                'ordering': ['code'],
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='ParameterType',
+            name="ParameterType",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=128, unique=True)),
-                ('label', models.CharField(max_length=200)),
-                ('unit', models.CharField(blank=True, max_length=64)),
-                ('value_type', models.CharField(choices=[('numeric', 'Numeric'), ('string', 'String'), ('datetime', 'Datetime'), ('boolean', 'Boolean')], max_length=16)),
-                ('description', models.TextField(blank=True)),
-                ('technique', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='parameter_types', to='techniques.technique')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=128, unique=True)),
+                ("label", models.CharField(max_length=200)),
+                ("unit", models.CharField(blank=True, max_length=64)),
+                (
+                    "value_type",
+                    models.CharField(
+                        choices=[
+                            ("numeric", "Numeric"),
+                            ("string", "String"),
+                            ("datetime", "Datetime"),
+                            ("boolean", "Boolean"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("description", models.TextField(blank=True)),
+                (
+                    "technique",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="parameter_types",
+                        to="techniques.technique",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='DatasetDefinition',
+            name="DatasetDefinition",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=64, unique=True)),
-                ('label', models.CharField(max_length=200)),
-                ('kind', models.CharField(choices=[('raw', 'Raw'), ('processed', 'Processed')], max_length=16)),
-                ('summary', models.JSONField(blank=True, default=list)),
-                ('input_definitions', models.JSONField(blank=True, default=list)),
-                ('technique', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='definitions', to='techniques.technique')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("code", models.CharField(max_length=64, unique=True)),
+                ("label", models.CharField(max_length=200)),
+                ("kind", models.CharField(choices=[("raw", "Raw"), ("processed", "Processed")], max_length=16)),
+                ("summary", models.JSONField(blank=True, default=list)),
+                ("input_definitions", models.JSONField(blank=True, default=list)),
+                (
+                    "technique",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="definitions",
+                        to="techniques.technique",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['technique__code', 'code'],
+                "ordering": ["technique__code", "code"],
             },
         ),
     ]
