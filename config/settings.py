@@ -121,9 +121,9 @@ DEMO_DATA_ROOT = DATA_ROOTS[0]
 
 # --- Celery ---------------------------------------------------------------------------------
 # With no broker configured, tasks run in the calling process (the embedded default);
-# "memory://" only keeps kombu from looking for a broker on localhost.
+# The in-memory transport is never used then; it only keeps kombu from warning about a missing host.
 CELERY_TASK_ALWAYS_EAGER = not env.str("CELERY_BROKER_URL", default="")
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="memory://")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="memory://localhost/")
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
