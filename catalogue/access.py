@@ -75,3 +75,13 @@ def can_ingest(actor: Actor) -> bool:
     if actor.api_key is not None or actor.is_admin:
         return True
     return actor.is_person and InstrumentScientist.objects.filter(user=actor.user).exists()
+
+
+def is_beamline_staff(actor: Actor) -> bool:
+    """Facility admins and instrument scientists: the staff views (embargoed data, beamline pages)."""
+    return actor.is_admin or (actor.is_person and InstrumentScientist.objects.filter(user=actor.user).exists())
+
+
+def can_change_release_date(actor: Actor) -> bool:
+    """Moving an embargo is the facility's decision: admins only."""
+    return actor.is_admin

@@ -1,8 +1,12 @@
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.utils import timezone
 
 from . import services
 from .models import (
+    AuditEntry,
     DataCollection,
     Datafile,
     Dataset,
@@ -12,7 +16,61 @@ from .models import (
     Investigation,
     InvestigationUser,
     Sample,
+    UserProfile,
 )
+
+# --- Access changes go through the services, which write the audit log ----------------------------
+
+
+def _role_save(actor, obj: InvestigationUser | InstrumentScientist) -> None:
+    """Add a role; an edited one is removed and added again, so both show in the audit log."""
+    if obj.pk is not None:
+        _role_delete(actor, type(obj).objects.select_related("user").get(pk=obj.pk))
+    if isinstance(obj, InvestigationUser):
+        saved = services.investigation_user_add(
+            investigation=obj.investigation, user=obj.user, role=obj.role, actor=actor
+        )
+    else:
+        saved = services.instrument_scientist_add(instrument=obj.instrument, user=obj.user, actor=actor)
+    obj.pk = saved.pk
+
+
+def _role_delete(actor, obj: InvestigationUser | InstrumentScientist) -> None:
+    if isinstance(obj, InvestigationUser):
+        services.investigation_user_remove(member=obj, actor=actor)
+    else:
+        services.instrument_scientist_remove(scientist=obj, actor=actor)
+
+
+class AuditedRolesMixin:
+    """For admins of roles and of models with role inlines."""
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model not in (InvestigationUser, InstrumentScientist):
+            return super().save_formset(request, form, formset, change)
+        for obj in formset.save(commit=False):
+            _role_save(request.user, obj)
+        for obj in formset.deleted_objects:
+            _role_delete(request.user, obj)
+
+    def save_model(self, request, obj, form, change):
+        if isinstance(obj, InvestigationUser | InstrumentScientist):
+            _role_save(request.user, obj)
+        else:
+            super().save_model(request, obj, form, change)
+
+    def delete_model(self, request, obj):
+        if isinstance(obj, InvestigationUser | InstrumentScientist):
+            _role_delete(request.user, obj)
+        else:
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        if queryset.model in (InvestigationUser, InstrumentScientist):
+            for obj in queryset.select_related("user"):
+                _role_delete(request.user, obj)
+        else:
+            super().delete_queryset(request, queryset)
 
 
 class InstrumentScientistInline(admin.TabularInline):
@@ -22,7 +80,7 @@ class InstrumentScientistInline(admin.TabularInline):
 
 
 @admin.register(Instrument)
-class InstrumentAdmin(admin.ModelAdmin):
+class InstrumentAdmin(AuditedRolesMixin, admin.ModelAdmin):
     list_display = ["name", "full_name"]
     search_fields = ["name", "full_name"]
     inlines = [InstrumentScientistInline]
@@ -34,8 +92,27 @@ class InvestigationUserInline(admin.TabularInline):
     extra = 0
 
 
+class InvestigationAdminForm(forms.ModelForm):
+    release_date_reason = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Why the release date changes: required when it does, recorded in the audit log.",
+    )
+
+    class Meta:
+        model = Investigation
+        fields = ["name", "visit_id", "title", "summary", "instrument", "start_date", "end_date", "release_date", "doi"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk and "release_date" in self.changed_data and not cleaned.get("release_date_reason"):
+            self.add_error("release_date_reason", "Give the reason for the new release date.")
+        return cleaned
+
+
 @admin.register(Investigation)
-class InvestigationAdmin(admin.ModelAdmin):
+class InvestigationAdmin(AuditedRolesMixin, admin.ModelAdmin):
+    form = InvestigationAdminForm
     list_display = ["name", "visit_id", "instrument", "start_date", "end_date", "release_date", "doi"]
     list_filter = ["instrument", "start_date", "release_date"]
     search_fields = ["name", "visit_id", "title", "doi"]
@@ -52,11 +129,23 @@ class InvestigationAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if obj.release_date is None:
             obj.release_date = services.default_release_date(obj.end_date)
+        if not (change and "release_date" in form.changed_data):
+            return super().save_model(request, obj, form, change)
+        # The other fields save as usual; the new release date goes through the audited service.
+        release_date = obj.release_date
+        obj.release_date = Investigation.objects.values_list("release_date", flat=True).get(pk=obj.pk)
         super().save_model(request, obj, form, change)
+        services.investigation_release_date_change(
+            investigation=obj,
+            release_date=release_date,
+            actor=request.user,
+            reason=form.cleaned_data["release_date_reason"],
+        )
+        obj.release_date = release_date
 
 
 @admin.register(InvestigationUser)
-class InvestigationUserAdmin(admin.ModelAdmin):
+class InvestigationUserAdmin(AuditedRolesMixin, admin.ModelAdmin):
     list_display = ["user", "investigation", "role"]
     list_filter = ["role"]
     search_fields = ["user__username", "user__last_name", "investigation__name", "investigation__visit_id"]
@@ -65,7 +154,7 @@ class InvestigationUserAdmin(admin.ModelAdmin):
 
 
 @admin.register(InstrumentScientist)
-class InstrumentScientistAdmin(admin.ModelAdmin):
+class InstrumentScientistAdmin(AuditedRolesMixin, admin.ModelAdmin):
     list_display = ["user", "instrument"]
     list_filter = ["instrument"]
     search_fields = ["user__username", "user__last_name"]
@@ -125,12 +214,81 @@ class InstrumentApiKeyAdmin(admin.ModelAdmin):
         if change:
             super().save_model(request, obj, form, change)
             return
-        key, secret = services.api_key_create(instrument=obj.instrument, name=obj.name, expires=obj.expires)
+        key, secret = services.api_key_create(
+            instrument=obj.instrument, name=obj.name, expires=obj.expires, actor=request.user
+        )
         obj.pk, obj.prefix, obj.created = key.pk, key.prefix, key.created
         messages.warning(request, f"The key for {key.name}: {secret} — copy it now, it will not be shown again.")
 
     @admin.action(description="Revoke the selected keys")
     def revoke(self, request, queryset):
         for key in queryset.filter(revoked__isnull=True):
-            services.api_key_revoke(key=key)
+            services.api_key_revoke(key=key, actor=request.user)
         self.message_user(request, f"Revoked at {timezone.now():%Y-%m-%d %H:%M}.")
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoke instead: the key and its audit trail stay
+
+
+# --- Users and the audit log -----------------------------------------------------------------
+
+
+class UserProfileInline(admin.StackedInline):
+    model = UserProfile
+    can_delete = False
+
+
+class UserInvestigationInline(admin.TabularInline):
+    model = InvestigationUser
+    autocomplete_fields = ["investigation"]
+    extra = 0
+    verbose_name_plural = "investigation roles"
+
+
+class UserInstrumentInline(admin.TabularInline):
+    model = InstrumentScientist
+    extra = 0
+    verbose_name_plural = "instrument scientist of"
+
+
+admin.site.unregister(get_user_model())
+
+
+@admin.register(get_user_model())
+class CatalogueUserAdmin(AuditedRolesMixin, UserAdmin):
+    """Django's user admin, with the person's roles; a change of admin rights is audited."""
+
+    inlines = [UserProfileInline, UserInstrumentInline, UserInvestigationInline]
+    ACCESS_FIELDS = ("is_active", "is_staff", "is_superuser")
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        changed = {name: getattr(obj, name) for name in self.ACCESS_FIELDS if name in form.changed_data}
+        if change and changed:
+            services.audit_record(
+                actor=request.user,
+                action="user.access.change",
+                target=obj,
+                summary=f"{obj}: " + ", ".join(f"{name}={value}" for name, value in changed.items()),
+                details=changed,
+            )
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """The log of every change to access. Read-only: nobody adds, edits or deletes entries."""
+
+    list_display = ["time", "actor", "action", "summary", "reason"]
+    list_filter = ["action", "time"]
+    search_fields = ["summary", "reason", "target_id", "actor__username"]
+    date_hierarchy = "time"
+    list_select_related = ["actor"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -7,6 +7,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from techniques.models import DatasetDefinition, ParameterType
+from techniques.units import UnitError, convert
 
 from .models import Datafile, Dataset, Instrument, Investigation, ParameterValue, Sample
 
@@ -48,8 +49,28 @@ class SampleFilterSet(django_filters.FilterSet):
         fields = ["investigation", "name"]
 
 
+class DatasetFilterForm(forms.Form):
+    def clean(self):
+        """A range given in another unit is converted to the vocabulary's before filtering."""
+        data = super().clean()
+        parameter, unit = data.get("parameter"), data.get("unit")
+        if parameter is None or not unit:
+            return data
+        try:
+            for bound in ("parameter_min", "parameter_max"):
+                if data.get(bound) is not None:
+                    data[bound] = convert(data[bound], unit, parameter.unit)
+        except UnitError as exc:
+            self.add_error("unit", f"{exc} (the unit of {parameter.name})")
+            for bound in ("parameter_min", "parameter_max"):
+                data.pop(bound, None)  # never filter with a bound in the wrong unit
+        return data
+
+
 class DatasetFilterSet(django_filters.FilterSet):
-    """Parameter ranges use the vocabulary's unit: ?parameter=MX_resolution&parameter_max=2."""
+    """Parameter ranges in the vocabulary's unit, or in the unit given:
+    ?parameter=MX_resolution&parameter_max=2 or ?parameter=InstrumentMonochromator_energy
+    &parameter_min=12000&parameter_max=13000&unit=eV."""
 
     q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name")
     investigation = django_filters.NumberFilter(field_name="investigation_id")
@@ -67,9 +88,11 @@ class DatasetFilterSet(django_filters.FilterSet):
     parameter_min = django_filters.NumberFilter(method="filter_noop", label="Parameter minimum")
     parameter_max = django_filters.NumberFilter(method="filter_noop", label="Parameter maximum")
     parameter_value = django_filters.CharFilter(method="filter_noop", label="Parameter value (text)")
+    unit = django_filters.CharFilter(method="filter_noop", label="Unit of the range")
 
     class Meta:
         model = Dataset
+        form = DatasetFilterForm
         fields = ["kind", "complete"]
 
     def filter_noop(self, queryset, name, value):

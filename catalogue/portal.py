@@ -1,13 +1,22 @@
-"""Reads for the portal pages: parameters with their vocabulary labels and units."""
+"""Reads for the portal pages: parameters with their vocabulary labels and units, and the views
+that technique definitions declare (tabs, result tables, gallery, table columns).
 
-from dataclasses import dataclass
+Nothing here knows a technique: every name comes from the definition files.
+"""
+
+import re
+from dataclasses import dataclass, field
 
 from django.db.models import Case, QuerySet, Value, When
 
-from techniques.models import ParameterType
+from techniques.loading import result_cell
+from techniques.models import ParameterType, Technique
 from techniques.units import unit_symbol
 
-from .models import Dataset, Investigation, InvestigationUser
+from .models import Datafile, Dataset, Instrument, Investigation, InvestigationUser
+
+# Images shown per dataset page: a gallery is a preview, not a file browser.
+GALLERY_LIMIT = 24
 
 # Parameters shown in a dataset's summary when its definition names none.
 SUMMARY_FALLBACK = 12
@@ -27,10 +36,15 @@ class Parameter:
         return self.name.split("_", 1)[0]
 
 
-def parameter_rows(values: dict, names: list[str]) -> list[Parameter]:
-    """The named parameters present in values, in the order given; one query for the vocabulary."""
+def _vocabulary(names) -> dict[str, ParameterType]:
+    return {t.name: t for t in ParameterType.objects.filter(name__in=list(names))} if names else {}
+
+
+def parameter_rows(values: dict, names: list[str], types: dict[str, ParameterType] | None = None) -> list[Parameter]:
+    """The named parameters present in values, in the order given; one query for the vocabulary
+    unless the types are given."""
     names = [name for name in names if name in values]
-    types = {t.name: t for t in ParameterType.objects.filter(name__in=names)} if names else {}
+    types = _vocabulary(names) if types is None else types
     rows = []
     for name in names:
         parameter_type = types.get(name)
@@ -57,12 +71,96 @@ def dataset_summary(dataset: Dataset) -> list[Parameter]:
     return parameter_rows(dataset.parameters, summary)
 
 
-def grouped_parameters(values: dict) -> list[tuple[str, list[Parameter]]]:
+def grouped_parameters(
+    values: dict, types: dict[str, ParameterType] | None = None
+) -> list[tuple[str, list[Parameter]]]:
     """All parameters, grouped by prefix, groups and names sorted."""
     groups: dict[str, list[Parameter]] = {}
-    for row in parameter_rows(values, sorted(values)):
+    for row in parameter_rows(values, sorted(values), types):
         groups.setdefault(row.group, []).append(row)
     return sorted(groups.items())
+
+
+@dataclass(frozen=True)
+class ResultTable:
+    title: str
+    columns: list[tuple[str, str]]  # (label, unit symbol)
+    rows: list[tuple[str, list]]  # (label, a value or None per column)
+
+
+@dataclass
+class DatasetPage:
+    """What a dataset's definition says its page shows; the tabs and tables with no value are left out."""
+
+    tabs: list[tuple[str, list[Parameter]]] = field(default_factory=list)
+    results: list[ResultTable] = field(default_factory=list)
+    groups: list[tuple[str, list[Parameter]]] = field(default_factory=list)
+    gallery: list[Datafile] = field(default_factory=list)
+    plots: list[Datafile] = field(default_factory=list)
+
+
+def _result_table(spec: dict, values: dict, types: dict[str, ParameterType]) -> ResultTable | None:
+    columns, rows = [], []
+    for column in spec["columns"]:
+        cells = [result_cell(spec, row["key"], column["key"]) for row in spec["rows"]]
+        unit = next((types[c].unit for c in cells if c in types), "")
+        columns.append((column["label"], unit_symbol(unit)))
+    for row in spec["rows"]:
+        cells = [values.get(result_cell(spec, row["key"], column["key"])) for column in spec["columns"]]
+        if any(cell is not None for cell in cells):
+            rows.append((row["label"], cells))
+    return ResultTable(spec["title"], columns, rows) if rows else None
+
+
+def glob_regex(pattern: str) -> str:
+    """A file pattern of a definition ("gallery/*.png") as an anchored SQL-portable regex."""
+    parts = {"*": "[^/]*", "?": "[^/]"}
+    return "^" + "".join(parts.get(char, re.escape(char)) for char in pattern) + "$"
+
+
+def _files_matching(dataset: Dataset, patterns: list[str]) -> list[Datafile]:
+    regex = "|".join(f"({glob_regex(p)})" for p in patterns)
+    return list(Datafile.objects.filter(dataset=dataset, path__regex=regex).order_by("path")[:GALLERY_LIMIT])
+
+
+def dataset_page(dataset: Dataset) -> DatasetPage:
+    """One vocabulary query, and one file query when the definition names gallery or plot files."""
+    views = dataset.definition.views if dataset.definition else {}
+    values = dataset.parameters
+    types = _vocabulary(values)
+    page = DatasetPage(groups=grouped_parameters(values, types))
+    for tab in views.get("tabs", []):
+        if rows := parameter_rows(values, tab["fields"], types):
+            page.tabs.append((tab["title"], rows))
+    page.results = [t for spec in views.get("results", []) if (t := _result_table(spec, values, types))]
+    patterns = {"gallery": views.get("gallery", []), "plots": views.get("plots", [])}
+    if any(patterns.values()):
+        files = _files_matching(dataset, patterns["gallery"] + patterns["plots"])
+        plots = [re.compile(glob_regex(p)) for p in patterns["plots"]]
+        page.plots = [f for f in files if any(p.match(f.path) for p in plots)]
+        page.gallery = [f for f in files if f not in page.plots]
+    return page
+
+
+def is_gallery_file(dataset: Dataset, path: str) -> bool:
+    """Whether the dataset's definition shows this file in its gallery or plots."""
+    views = dataset.definition.views if dataset.definition else {}
+    patterns = views.get("gallery", []) + views.get("plots", [])
+    return any(re.match(glob_regex(p), path) for p in patterns)
+
+
+def table_columns(datasets) -> list[dict]:
+    """The extra columns of a dataset table: those of the technique every dataset listed belongs to.
+
+    A table mixing techniques (or with no definitions) keeps the generic columns only; choosing a
+    definition in the filters narrows it to one technique. Each dataset gets .column_values.
+    Costs no query: the technique comes with the datasets and its views hold labels and units.
+    """
+    techniques = {d.definition.technique for d in datasets if d.definition_id}
+    columns = techniques.pop().views.get("columns", []) if len(techniques) == 1 else []
+    for dataset in datasets:
+        dataset.column_values = [dataset.parameters.get(column["name"]) for column in columns]
+    return columns
 
 
 def investigation_members(investigation: Investigation) -> QuerySet[InvestigationUser]:
@@ -74,3 +172,13 @@ def investigation_members(investigation: Investigation) -> QuerySet[Investigatio
         .select_related("user")
         .order_by(role_order, "user__last_name", "user__first_name", "user__username")
     )
+
+
+def search_choices() -> dict:
+    """The choices of the dataset search form: the vocabulary (for the parameter typeahead),
+    instruments and techniques."""
+    return {
+        "vocabulary": ParameterType.objects.only("name", "label", "unit").order_by("name"),
+        "instruments": Instrument.objects.values_list("name", flat=True),
+        "techniques": Technique.objects.only("code", "name"),
+    }

@@ -6,7 +6,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from .access import Actor, investigation_q
-from .models import Datafile, Dataset, Instrument, Investigation, InvestigationUser, Sample
+from .models import AuditEntry, Datafile, Dataset, Instrument, Investigation, InvestigationUser, Sample
 
 
 def instrument_list() -> QuerySet[Instrument]:
@@ -43,6 +43,37 @@ def open_investigation_list(actor: Actor) -> QuerySet[Investigation]:
     return investigation_list(actor).filter(release_date__lte=timezone.now())
 
 
+def embargoed_investigation_list(actor: Actor) -> QuerySet[Investigation]:
+    return investigation_list(actor).filter(release_date__gt=timezone.now()).order_by("release_date", "id")
+
+
+def beamline_list(actor: Actor) -> QuerySet[Instrument]:
+    """The instruments whose beamline pages the actor may open."""
+    if actor.is_admin:
+        return Instrument.objects.all()
+    if not actor.is_person:
+        return Instrument.objects.none()
+    return Instrument.objects.filter(scientists__user=actor.user)
+
+
+def beamline_get(actor: Actor, name: str) -> Instrument:
+    instrument = beamline_list(actor).filter(name=name).first()
+    if instrument is None:
+        raise Http404("No beamline found.")
+    return instrument
+
+
+def beamline_sessions(actor: Actor, instrument: Instrument) -> QuerySet[Investigation]:
+    return Investigation.objects.filter(investigation_q(actor), instrument=instrument).order_by("start_date", "id")
+
+
+def release_date_history(investigation: Investigation) -> QuerySet[AuditEntry]:
+    """For staff: who moved the release date, when and why."""
+    return AuditEntry.objects.filter(
+        action="release_date.change", target_type="investigation", target_id=str(investigation.pk)
+    ).select_related("actor")
+
+
 def investigation_get(actor: Actor, pk: int) -> Investigation:
     investigation = investigation_list(actor).filter(pk=pk).first()
     if investigation is None:
@@ -71,7 +102,13 @@ def sample_get(actor: Actor, pk: int) -> Sample:
 
 
 def dataset_list(actor: Actor) -> QuerySet[Dataset]:
-    outputs = Dataset.inputs.through.objects.filter(to_dataset_id=OuterRef("pk")).order_by().values("to_dataset_id")
+    # Only outputs the actor may see count: a released raw dataset must not reveal embargoed processing.
+    outputs = (
+        Dataset.inputs.through.objects.filter(to_dataset_id=OuterRef("pk"))
+        .filter(investigation_q(actor, "from_dataset__investigation__"))
+        .order_by()
+        .values("to_dataset_id")
+    )
     return (
         Dataset.objects.filter(investigation_q(actor, "investigation__"))
         .select_related("investigation__instrument", "sample", "definition__technique")

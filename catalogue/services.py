@@ -4,20 +4,32 @@ import hashlib
 import os
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
+from django.core.mail import send_mass_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from techniques.models import DatasetDefinition, ParameterType
-from techniques.validation import validate_parameters
+from techniques.validation import check_definition, validate_parameters
 
 from .access import Actor, can_write_investigation, investigation_q
-from .models import Datafile, Dataset, InstrumentApiKey, Investigation, ParameterValue, Sample
+from .models import (
+    AuditEntry,
+    Datafile,
+    Dataset,
+    Instrument,
+    InstrumentApiKey,
+    InstrumentScientist,
+    Investigation,
+    InvestigationUser,
+    ParameterValue,
+    Sample,
+)
 
 FILE_BATCH = 5000
 
@@ -46,13 +58,23 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def api_key_create(*, instrument, name: str, expires: datetime | None = None) -> tuple[InstrumentApiKey, str]:
+def api_key_create(
+    *, instrument, name: str, expires: datetime | None = None, actor=None
+) -> tuple[InstrumentApiKey, str]:
     """Create a key and return it with its secret, which is never stored nor shown again."""
     prefix = secrets.token_hex(4)
     secret = f"{prefix}.{secrets.token_urlsafe(32)}"
-    key = InstrumentApiKey.objects.create(
-        instrument=instrument, name=name, prefix=prefix, digest=_digest(secret), expires=expires
-    )
+    with transaction.atomic():
+        key = InstrumentApiKey.objects.create(
+            instrument=instrument, name=name, prefix=prefix, digest=_digest(secret), expires=expires
+        )
+        audit_record(
+            actor=actor,
+            action="api_key.create",
+            target=key,
+            summary=f"API key {key} created for {instrument}",
+            details={"instrument": instrument.name, "expires": expires.isoformat() if expires else None},
+        )
     return key, secret
 
 
@@ -68,8 +90,161 @@ def api_key_authenticate(*, secret: str) -> InstrumentApiKey | None:
     return key
 
 
-def api_key_revoke(*, key: InstrumentApiKey) -> None:
-    InstrumentApiKey.objects.filter(pk=key.pk, revoked__isnull=True).update(revoked=timezone.now())
+def api_key_revoke(*, key: InstrumentApiKey, actor=None) -> None:
+    with transaction.atomic():
+        if InstrumentApiKey.objects.filter(pk=key.pk, revoked__isnull=True).update(revoked=timezone.now()):
+            audit_record(
+                actor=actor, action="api_key.revoke", target=key, summary=f"API key {key} of {key.instrument} revoked"
+            )
+
+
+# --- Access and the data policy: every change is audited ---------------------------------------
+
+RELEASE_NOTICE_DAYS = 30
+
+
+def audit_record(*, actor, action: str, target, summary: str, reason: str = "", details: dict | None = None) -> None:
+    """One AuditEntry; actor None means the system (e.g. the user-office sync)."""
+    AuditEntry.objects.create(
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        action=action,
+        target_type=target._meta.model_name,
+        target_id=str(target.pk),
+        summary=summary[:500],
+        reason=reason,
+        details=details or {},
+    )
+
+
+def investigation_release_date_change(
+    *, investigation: Investigation, release_date: datetime, actor, reason: str
+) -> Investigation:
+    """Move the date from which an investigation is public; who, when and why go to the audit log."""
+    reason = reason.strip()
+    if not reason:
+        raise ValueError("a reason is required to change a release date")
+    with transaction.atomic():
+        investigation = Investigation.objects.select_for_update().get(pk=investigation.pk)
+        previous = investigation.release_date
+        if previous == release_date:
+            return investigation
+        investigation.release_date = release_date
+        # The participants are told again before the new date.
+        investigation.release_notice_sent = None
+        investigation.save(update_fields=["release_date", "release_notice_sent", "modified"])
+        audit_record(
+            actor=actor,
+            action="release_date.change",
+            target=investigation,
+            summary=f"Release date of {investigation} moved from {previous:%Y-%m-%d} to {release_date:%Y-%m-%d}",
+            reason=reason,
+            details={"from": previous.isoformat(), "to": release_date.isoformat()},
+        )
+    return investigation
+
+
+def investigation_user_add(*, investigation: Investigation, user, role: str, actor) -> InvestigationUser:
+    with transaction.atomic():
+        member, created = InvestigationUser.objects.get_or_create(investigation=investigation, user=user, role=role)
+        if created:
+            audit_record(
+                actor=actor,
+                action="investigation_user.add",
+                target=investigation,
+                summary=f"{user} added as {member.get_role_display()} to {investigation}",
+                details={"user": user.username, "role": role},
+            )
+    return member
+
+
+def investigation_user_remove(*, member: InvestigationUser, actor) -> None:
+    with transaction.atomic():
+        if InvestigationUser.objects.filter(pk=member.pk).delete()[0]:
+            audit_record(
+                actor=actor,
+                action="investigation_user.remove",
+                target=member.investigation,
+                summary=f"{member.user} removed as {member.get_role_display()} from {member.investigation}",
+                details={"user": member.user.username, "role": member.role},
+            )
+
+
+def instrument_scientist_add(*, instrument: Instrument, user, actor) -> InstrumentScientist:
+    with transaction.atomic():
+        scientist, created = InstrumentScientist.objects.get_or_create(instrument=instrument, user=user)
+        if created:
+            audit_record(
+                actor=actor,
+                action="instrument_scientist.add",
+                target=instrument,
+                summary=f"{user} made instrument scientist of {instrument}",
+                details={"user": user.username},
+            )
+    return scientist
+
+
+def instrument_scientist_remove(*, scientist: InstrumentScientist, actor) -> None:
+    with transaction.atomic():
+        if InstrumentScientist.objects.filter(pk=scientist.pk).delete()[0]:
+            audit_record(
+                actor=actor,
+                action="instrument_scientist.remove",
+                target=scientist.instrument,
+                summary=f"{scientist.user} no longer instrument scientist of {scientist.instrument}",
+                details={"user": scientist.user.username},
+            )
+
+
+def release_notices_send() -> int:
+    """E-mail the participants of investigations that become public within RELEASE_NOTICE_DAYS.
+
+    Each investigation is marked in the same transaction (rows locked, skipped if another run holds
+    them), and the mails go out when it commits: running it again sends nothing twice.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        due = list(
+            Investigation.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(
+                release_notice_sent__isnull=True,
+                release_date__gt=now,
+                release_date__lte=now + timedelta(days=RELEASE_NOTICE_DAYS),
+            )
+            .select_related("instrument")
+        )
+        members = (
+            InvestigationUser.objects.filter(investigation__in=due)
+            .exclude(user__email="")
+            .select_related("user")
+            .order_by("investigation_id", "user_id")
+        )
+        recipients: dict[int, dict[int, str]] = {}
+        for member in members:
+            recipients.setdefault(member.investigation_id, {})[member.user_id] = member.user.email
+        messages = [
+            (
+                f"{investigation.name} {investigation.visit_id}: your data becomes public on "
+                f"{timezone.localtime(investigation.release_date):%d %B %Y}",
+                _release_notice_body(investigation),
+                None,
+                [email],
+            )
+            for investigation in due
+            for email in recipients.get(investigation.pk, {}).values()
+        ]
+        Investigation.objects.filter(pk__in=[i.pk for i in due]).update(release_notice_sent=now)
+        transaction.on_commit(lambda: send_mass_mail(messages))
+    return len(messages)
+
+
+def _release_notice_body(investigation: Investigation) -> str:
+    return (
+        f"The data of {investigation.name} (session {investigation.visit_id} on {investigation.instrument}), "
+        f"{investigation.title or 'untitled'}, becomes public on "
+        f"{timezone.localtime(investigation.release_date):%d %B %Y}: from then on anyone can find, read and "
+        f"download it in the {settings.FACILITY_NAME} data portal.\n\n"
+        "If the embargo should be extended, please ask the facility's data office before that date.\n"
+    )
 
 
 # --- Ingestion -------------------------------------------------------------------------------
@@ -175,27 +350,46 @@ def _validate(actor: Actor, request: DatasetRequest) -> tuple[dict, dict]:
             errors["kind"] = f"definition {definition.code} is for {definition.kind} datasets"
     resolved["definition"] = definition
 
-    validated = validate_parameters(request.parameters or {})
-    if validated.errors:
-        errors["parameters"] = validated.errors
-    resolved["parameters"] = validated
-
+    sent = request.parameters or {}
+    validated = validate_parameters(sent)
     resolved["inputs"] = _find_inputs(actor, request.inputs or [], errors)
-    if definition is not None and definition.input_definitions:
-        allowed = set(definition.input_definitions)
-        refused = [
-            d.location for d in resolved["inputs"] if d.definition_id is None or d.definition.code not in allowed
-        ]
-        if refused:
-            errors["inputs"] = (
-                f"{definition.code} takes inputs of {', '.join(sorted(allowed))} only; refused {', '.join(refused)}"
-            )
+    broken = {"parameters": dict(validated.errors)} if validated.errors else {}
+    if definition is not None:
+        inputs = [(d.location, d.definition.code if d.definition_id else None) for d in resolved["inputs"]]
+        for field, problems in check_definition(definition, validated, inputs).items():
+            broken[field] = {**broken.get(field, {}), **problems} if field == "parameters" else problems
+    lenient = (
+        investigation is not None
+        and (investigation.instrument.validation or settings.INGESTION_VALIDATION) == Instrument.Validation.LENIENT
+    )
+    if lenient:
+        # Keep what was sent, as sent when it could not be read, and flag the dataset.
+        unread = {name: sent[name] for name in validated.errors if name in sent and name not in validated.values}
+        resolved["warnings"] = _warnings(broken, sent, resolved["inputs"])
+        resolved["stored_parameters"] = {**validated.values, **unread}
+    else:
+        for field, problems in broken.items():
+            errors.setdefault(field, problems)
+        resolved["warnings"] = []
+        resolved["stored_parameters"] = validated.values
+    resolved["parameters"] = validated
     if location and location in {d.location for d in resolved["inputs"]}:
         errors["inputs"] = "a dataset cannot be its own input"
 
     if request.start_date and request.end_date and request.end_date < request.start_date:
         errors["end_date"] = "is before start_date"
     return resolved, errors
+
+
+def _warnings(broken: dict, sent: dict, inputs: list[Dataset]) -> list[dict]:
+    """Dataset.warnings: what lenient validation let through, as [{"field", "value", "rule"}]."""
+    warnings = [
+        {"field": f"parameters.{name}", "value": sent.get(name), "rule": rule}
+        for name, rule in broken.get("parameters", {}).items()
+    ]
+    if "inputs" in broken:
+        warnings.append({"field": "inputs", "value": [d.location for d in inputs], "rule": broken["inputs"]})
+    return warnings
 
 
 def _write_parameter_values(dataset: Dataset, values: dict, types: dict[str, ParameterType]) -> None:
@@ -242,11 +436,14 @@ def dataset_store(*, actor: Actor, request: DatasetRequest) -> tuple[Dataset, bo
             "description": request.description,
             "start_date": request.start_date,
             "end_date": request.end_date,
-            "parameters": resolved["parameters"].values,
+            "parameters": resolved["stored_parameters"],
+            "warnings": resolved["warnings"],
             "complete": False,
         }
         dataset, created = _upsert_dataset(location, fields)
-        _write_parameter_values(dataset, resolved["parameters"].values, resolved["parameters"].types)
+        types = resolved["parameters"].types
+        searchable = {name: value for name, value in resolved["parameters"].values.items() if types[name].searchable}
+        _write_parameter_values(dataset, searchable, types)
         dataset.inputs.set(resolved["inputs"])
         files = request.files
         transaction.on_commit(lambda: register_datafiles.delay(dataset.pk, files))

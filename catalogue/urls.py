@@ -7,8 +7,16 @@ urlpatterns = [
     path("investigations/", views.investigation_list, name="investigation-list"),
     path("investigations/<int:pk>/", views.investigation_detail, name="investigation-detail"),
     path("investigations/<int:pk>/datasets/", views.investigation_datasets, name="investigation-datasets"),
+    path("datasets/", views.dataset_list, name="dataset-list"),
     path("datasets/<int:pk>/", views.dataset_detail, name="dataset-detail"),
+    path("datasets/<int:pk>/images/<int:file_pk>/", views.dataset_image, name="dataset-image"),
     path("datasets/<int:pk>/row/", views.dataset_row, name="dataset-row"),
     path("samples/<int:pk>/", views.sample_detail, name="sample-detail"),
     path("search/", views.search, name="search"),
+    path("embargoed/", views.embargoed_list, name="embargoed-list"),
+    path("beamlines/<str:name>/", views.beamline_detail, name="beamline-detail"),
+    path("beamlines/<str:name>/calendar.ics", views.beamline_calendar, name="beamline-calendar"),
+    path(
+        "investigations/<int:pk>/release-date/", views.investigation_release_date, name="investigation-release-date"
+    ),
 ]

@@ -1,16 +1,30 @@
 """Portal pages. Thin: selectors (already access-filtered) -> FilterSet -> Paginator -> template."""
 
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
-from django.shortcuts import render
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django_htmx.http import replace_url
 
-from . import selectors
-from .access import actor_for
-from .filtersets import DatafileFilterSet, DatasetTableFilterSet, InvestigationFilterSet
+from . import beamline, selectors, services
+from .access import Actor, actor_for, can_change_release_date, is_beamline_staff
+from .filtersets import DatafileFilterSet, DatasetFilterSet, DatasetTableFilterSet, InvestigationFilterSet
+from .forms import ReleaseDateForm
 from .models import Investigation
-from .portal import dataset_summary, grouped_parameters, investigation_members, parameter_rows
+from .portal import (
+    dataset_page,
+    dataset_summary,
+    investigation_members,
+    is_gallery_file,
+    parameter_rows,
+    search_choices,
+    table_columns,
+)
 
 INVESTIGATIONS_PER_PAGE = 25
 DATASETS_PER_PAGE = 50
@@ -72,10 +86,12 @@ def _dataset_table(request, investigation: Investigation) -> dict:
         queryset=selectors.dataset_list(actor_for(request)).filter(investigation=investigation),
         investigation=investigation,
     )
+    page_obj = _page(request, filterset.qs, DATASETS_PER_PAGE)
     return {
         "investigation": investigation,
         "filterset": filterset,
-        "page_obj": _page(request, filterset.qs, DATASETS_PER_PAGE),
+        "page_obj": page_obj,
+        "columns": table_columns(page_obj),
         "live": _is_live(investigation),
     }
 
@@ -122,12 +138,37 @@ def dataset_detail(request, pk: int):
         "catalogue/dataset_detail.html",
         {
             "dataset": dataset,
-            "parameter_groups": grouped_parameters(dataset.parameters),
+            "view": dataset_page(dataset),
             "inputs": inputs,
             "outputs": outputs,
             "files": files,
             "page_obj": _page(request, files.qs, FILES_PER_PAGE),
         },
+    )
+
+
+def dataset_image(request, pk: int, file_pk: int):
+    """A gallery image or plot of a dataset, as its definition names them; other files are not served here."""
+    actor = actor_for(request)
+    dataset = selectors.dataset_get(actor, pk)
+    datafile = selectors.datafile_list(actor).filter(dataset=dataset, pk=file_pk).first()
+    if datafile is None or not is_gallery_file(dataset, datafile.path):
+        raise Http404("No such image.")
+    try:
+        return FileResponse(open(f"{dataset.location}/{datafile.path}", "rb"))  # noqa: SIM115 (closed by Django)
+    except OSError:
+        raise Http404("The image is not on disk.") from None
+
+
+def dataset_list(request):
+    """Dataset search: any parameter of the vocabulary, a value or a range in any compatible unit."""
+    filterset = DatasetFilterSet(request.GET or None, queryset=selectors.dataset_list(actor_for(request)))
+    datasets = filterset.qs if not filterset.is_bound or filterset.is_valid() else filterset.queryset.none()
+    page_obj = _page(request, datasets, DATASETS_PER_PAGE)
+    return render(
+        request,
+        "catalogue/dataset_list.html",
+        {"filterset": filterset, "page_obj": page_obj, "columns": table_columns(page_obj), **search_choices()},
     )
 
 
@@ -161,3 +202,89 @@ def sample_detail(request, pk: int):
 def search(request):
     q = request.GET.get("q", "").strip()
     return render(request, "catalogue/search.html", {"q": q, "results": selectors.search(actor_for(request), q)})
+
+
+# --- Staff views: anonymous visitors are asked to sign in; others not allowed get a 404 -----------
+
+
+@login_required
+def embargoed_list(request):
+    actor = actor_for(request)
+    if not is_beamline_staff(actor):
+        raise Http404("No page found.")
+    filterset = InvestigationFilterSet(request.GET, queryset=selectors.embargoed_investigation_list(actor))
+    return render(
+        request,
+        "catalogue/embargoed_list.html",
+        {
+            "filterset": filterset,
+            "page_obj": _page(request, filterset.qs, INVESTIGATIONS_PER_PAGE),
+            "beamlines": selectors.beamline_list(actor),
+        },
+    )
+
+
+@login_required
+def beamline_detail(request, name: str):
+    actor = actor_for(request)
+    instrument = selectors.beamline_get(actor, name)
+    year, month = beamline.parse_month(request.GET.get("month"))
+    feed_url = reverse("beamline-calendar", args=[name]) + "?token=" + beamline.feed_token(request.user, instrument)
+    context = beamline.schedule(selectors.beamline_sessions(actor, instrument), year, month)
+    return render(
+        request,
+        "catalogue/beamline_detail.html",
+        context | {"instrument": instrument, "feed_url": request.build_absolute_uri(feed_url)},
+    )
+
+
+def beamline_calendar(request, name: str):
+    """The iCalendar feed: for a signed-in person, or a calendar app holding a signed subscription URL."""
+    token = request.GET.get("token")
+    if token is None:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        actor = actor_for(request)
+    else:
+        signed = beamline.feed_token_load(token)
+        user = get_user_model().objects.filter(pk=signed[0], is_active=True).first() if signed else None
+        actor = Actor(user=user)
+    instrument = selectors.beamline_get(actor, name)
+    if token is not None and instrument.pk != signed[1]:
+        raise Http404("No beamline found.")
+    feed = beamline.ical_feed(
+        instrument,
+        selectors.beamline_sessions(actor, instrument),
+        host=request.get_host().split(":")[0],
+        url_for=lambda investigation: request.build_absolute_uri(investigation.get_absolute_url()),
+    )
+    response = HttpResponse(feed, content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = f'inline; filename="{instrument.name}.ics"'
+    return response
+
+
+@login_required
+def investigation_release_date(request, pk: int):
+    actor = actor_for(request)
+    if not can_change_release_date(actor):
+        raise Http404("No investigation found.")
+    investigation = selectors.investigation_get(actor, pk)
+    form = ReleaseDateForm(request.POST or None, initial={"release_date": investigation.release_date})
+    if form.is_valid():
+        services.investigation_release_date_change(
+            investigation=investigation,
+            release_date=form.cleaned_data["release_date"],
+            actor=request.user,
+            reason=form.cleaned_data["reason"],
+        )
+        messages.success(request, "Release date changed; the change is in the audit log.")
+        return redirect(investigation)
+    return render(
+        request,
+        "catalogue/release_date_form.html",
+        {
+            "investigation": investigation,
+            "form": form,
+            "history": selectors.release_date_history(investigation),
+        },
+    )

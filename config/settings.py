@@ -4,6 +4,8 @@ Defaults give the embedded setup of `make run`: SQLite, locmem cache, Celery tas
 `DATABASE_URL=postgres://...` and `CELERY_BROKER_URL=redis://...` switch to the production parts.
 """
 
+import json
+import urllib.request
 from pathlib import Path
 
 import environ
@@ -62,6 +64,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "catalogue.identity.sign_in_context",
             ],
         },
     },
@@ -118,6 +121,7 @@ EMBARGO_YEARS = env.int("EMBARGO_YEARS", default=3)
 # Dataset locations must lie inside one of these folders.
 DATA_ROOTS = [Path(p) for p in env.list("DATA_ROOTS", default=[str(BASE_DIR / "var" / "data")])]
 DEMO_DATA_ROOT = DATA_ROOTS[0]
+INGESTION_VALIDATION = env.str("INGESTION_VALIDATION", default="strict")  # facility default: strict | lenient
 
 # --- Celery ---------------------------------------------------------------------------------
 # With no broker configured, tasks run in the calling process (the embedded default);
@@ -130,11 +134,22 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Periodic tasks, run by `celery -A config beat`.
+CELERY_BEAT_SCHEDULE = {
+    "sync-user-office": {
+        "task": "catalogue.tasks.sync_user_office",
+        "schedule": env.int("USER_OFFICE_SYNC_MINUTES", default=60) * 60.0,
+    },
+    "send-release-notices": {"task": "catalogue.tasks.send_release_notices", "schedule": 24 * 3600.0},
+}
+# The user office's export (JSON or CSV, see docs/user-office-export.json); empty: no periodic sync.
+USER_OFFICE_EXPORT = env.str("USER_OFFICE_EXPORT", default="")
 
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "catalogue.api.authentication.InstrumentKeyAuthentication",
+        "catalogue.identity.BearerTokenAuthentication",  # does nothing while OIDC is off
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
@@ -154,6 +169,45 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+
+# --- Sign-in with OpenID Connect (mozilla-django-oidc; catalogue/identity.py) ---------------
+# Off while OIDC_RP_CLIENT_ID is unset: local accounts only. When on, local accounts still sign in
+# (service accounts, development). The provider's endpoints come from its discovery document,
+# read once at start (OIDC_OP_ISSUER), or one by one (OIDC_OP_*_ENDPOINT, which win).
+OIDC_RP_CLIENT_ID = env.str("OIDC_RP_CLIENT_ID", default="")
+OIDC_PROVIDER_NAME = env.str("OIDC_PROVIDER_NAME", default="single sign-on")
+OIDC_GROUPS_CLAIM = env.str("OIDC_GROUPS_CLAIM", default="groups")
+OIDC_ADMIN_GROUPS = env.list("OIDC_ADMIN_GROUPS", default=[])
+OIDC_STAFF_GROUPS = env.list("OIDC_STAFF_GROUPS", default=[])
+OIDC_SCIENTIST_GROUP_PREFIX = env.str("OIDC_SCIENTIST_GROUP_PREFIX", default="instrument-scientist:")
+# /oidc/ is always routed; its sign-in view answers 404 while OIDC is off.
+OIDC_AUTHENTICATE_CLASS = "catalogue.identity.ProviderSignInView"
+OIDC_OP_LOGOUT_URL_METHOD = "catalogue.identity.provider_logout_url"
+
+
+def _discover(issuer: str) -> dict:
+    if not issuer:
+        return {}
+    with urllib.request.urlopen(f"{issuer.rstrip('/')}/.well-known/openid-configuration", timeout=10) as response:
+        return json.load(response)
+
+
+if OIDC_RP_CLIENT_ID:
+    _provider = _discover(env.str("OIDC_OP_ISSUER", default=""))
+    AUTHENTICATION_BACKENDS = ["catalogue.identity.ProviderBackend", "django.contrib.auth.backends.ModelBackend"]
+    OIDC_RP_CLIENT_SECRET = env.str("OIDC_RP_CLIENT_SECRET")
+    OIDC_OP_AUTHORIZATION_ENDPOINT = env.str(
+        "OIDC_OP_AUTHORIZATION_ENDPOINT", default=_provider.get("authorization_endpoint", env.NOTSET)
+    )
+    OIDC_OP_TOKEN_ENDPOINT = env.str("OIDC_OP_TOKEN_ENDPOINT", default=_provider.get("token_endpoint", env.NOTSET))
+    OIDC_OP_USER_ENDPOINT = env.str("OIDC_OP_USER_ENDPOINT", default=_provider.get("userinfo_endpoint", env.NOTSET))
+    OIDC_OP_JWKS_ENDPOINT = env.str("OIDC_OP_JWKS_ENDPOINT", default=_provider.get("jwks_uri", env.NOTSET))
+    OIDC_OP_LOGOUT_ENDPOINT = env.str("OIDC_OP_LOGOUT_ENDPOINT", default=_provider.get("end_session_endpoint", ""))
+    OIDC_RP_SIGN_ALGO = env.str("OIDC_RP_SIGN_ALGO", default="RS256")
+    OIDC_RP_SCOPES = env.str("OIDC_RP_SCOPES", default="openid email profile")
+    OIDC_USE_PKCE = True
+    OIDC_STORE_ID_TOKEN = True  # for the id_token_hint of the provider's sign-out
+    OIDC_TIMEOUT = 10  # seconds, for each call to the provider
 
 # --- Security (production) ------------------------------------------------------------------
 # Behind TLS (set DJANGO_HTTPS=1): secure cookies, HSTS, redirect to https.

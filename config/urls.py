@@ -1,11 +1,15 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from mozilla_django_oidc.views import OIDCLogoutView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Signs out; a session from the OpenID provider is also ended there (catalogue.identity).
+    path("accounts/logout/", OIDCLogoutView.as_view(), name="logout"),
+    # Sign-in with OpenID Connect; always routed, so that tests can switch it on with settings.
+    path("oidc/", include("mozilla_django_oidc.urls")),
     path("api/v1/", include(("catalogue.api.urls", "api"), namespace="api")),
     path("techniques/", include("techniques.urls")),
     path("", include("catalogue.urls")),

@@ -11,8 +11,8 @@ class TechniqueAdmin(admin.ModelAdmin):
 
 @admin.register(ParameterType)
 class ParameterTypeAdmin(admin.ModelAdmin):
-    list_display = ["name", "label", "unit", "value_type", "technique"]
-    list_filter = ["technique", "value_type"]
+    list_display = ["name", "label", "unit", "value_type", "technique", "searchable"]
+    list_filter = ["technique", "value_type", "searchable"]
     search_fields = ["name", "label", "description"]
     list_select_related = ["technique"]
 

@@ -1,4 +1,7 @@
-"""Read technique definition files (YAML) and sync them into the vocabulary tables."""
+"""Read technique definition files (YAML) and sync them into the vocabulary tables.
+
+The format is documented in definitions/README.md; SCHEMA below is its one source of truth.
+"""
 
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +17,18 @@ from .units import UnitError, parse_unit
 DEFINITIONS_DIR = Path(__file__).resolve().parent / "definitions"
 
 _NAME = {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_]*$"}
+_NAMES = {"type": "array", "items": _NAME}
+_KEYED = {
+    "type": "array",
+    "minItems": 1,
+    "items": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["key", "label"],
+        "properties": {"key": {"type": "string"}, "label": {"type": "string"}},
+    },
+}
+_PATTERNS = {"type": "array", "items": {"type": "string", "minLength": 1}}
 SCHEMA = {
     "type": "object",
     "additionalProperties": False,
@@ -27,6 +42,12 @@ SCHEMA = {
                 "name": {"type": "string"},
                 "description": {"type": "string"},
                 "panet_id": {"type": "string"},
+                "views": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    # Extra columns of an investigation's dataset table, by parameter name.
+                    "properties": {"columns": _NAMES},
+                },
             },
         },
         "parameters": {
@@ -41,6 +62,11 @@ SCHEMA = {
                     "unit": {"type": "string"},
                     "type": {"enum": [choice for choice, _ in ParameterType.ValueType.choices]},
                     "description": {"type": "string"},
+                    "minimum": {"type": "number"},
+                    "maximum": {"type": "number"},
+                    "permitted_values": {"type": "array", "minItems": 1, "items": {"type": ["string", "number"]}},
+                    "nexus_path": {"type": "string"},
+                    "searchable": {"type": "boolean"},
                 },
             },
         },
@@ -54,8 +80,44 @@ SCHEMA = {
                     "code": _NAME,
                     "label": {"type": "string"},
                     "kind": {"enum": [choice for choice, _ in DatasetDefinition.Kind.choices]},
-                    "summary": {"type": "array", "items": _NAME},
-                    "inputs": {"type": "array", "items": _NAME},
+                    "summary": _NAMES,
+                    "expects": _NAMES,
+                    "requires": _NAMES,
+                    "inputs": _NAMES,
+                    "input_min": {"type": "integer", "minimum": 0},
+                    "input_max": {"type": "integer", "minimum": 1},
+                    "views": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {
+                            "tabs": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "additionalProperties": False,
+                                    "required": ["title", "fields"],
+                                    "properties": {"title": {"type": "string"}, "fields": _NAMES},
+                                },
+                            },
+                            "results": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "additionalProperties": False,
+                                    "required": ["title", "cell", "rows", "columns"],
+                                    "properties": {
+                                        "title": {"type": "string"},
+                                        # Parameter name of a cell, e.g. "MXScaling_{row}_{column}".
+                                        "cell": {"type": "string", "pattern": "{row}.*{column}|{column}.*{row}"},
+                                        "rows": _KEYED,
+                                        "columns": _KEYED,
+                                    },
+                                },
+                            },
+                            "gallery": _PATTERNS,
+                            "plots": _PATTERNS,
+                        },
+                    },
                 },
             },
         },
@@ -71,12 +133,14 @@ class DefinitionFileError(Exception):
 class SyncReport:
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
 
     def __str__(self):
-        if not (self.created or self.updated):
+        if not (self.created or self.updated or self.deleted):
             return "Vocabulary up to date."
         lines = [f"created {name}" for name in self.created]
         lines += [f"updated {name}" for name in self.updated]
+        lines += [f"deleted {name}" for name in self.deleted]
         return "\n".join(lines)
 
 
@@ -96,15 +160,63 @@ def read_definition_file(path: Path) -> dict:
             parse_unit(parameter.get("unit", ""))
         except UnitError as exc:
             raise DefinitionFileError(f"{path.name}: at parameters/{index}/unit: {exc}") from exc
+        if parameter.get("minimum", float("-inf")) > parameter.get("maximum", float("inf")):
+            raise DefinitionFileError(f"{path.name}: at parameters/{index}: minimum is above maximum")
     if document.get("definitions") and "technique" not in document:
         raise DefinitionFileError(f"{path.name}: definitions need a technique section")
     return document
 
 
+def _references(document: dict):
+    """(place, parameter name) of every parameter a document's views and definitions name."""
+    technique = document.get("technique", {})
+    for i, name in enumerate(technique.get("views", {}).get("columns", [])):
+        yield f"technique/views/columns/{i}", name
+    for d, definition in enumerate(document.get("definitions", [])):
+        for key in ("summary", "expects", "requires"):
+            for i, name in enumerate(definition.get(key, [])):
+                yield f"definitions/{d}/{key}/{i}", name
+        for t, tab in enumerate(definition.get("views", {}).get("tabs", [])):
+            for i, name in enumerate(tab["fields"]):
+                yield f"definitions/{d}/views/tabs/{t}/fields/{i}", name
+
+
+def result_cell(table: dict, row: str, column: str) -> str:
+    return table["cell"].replace("{row}", row).replace("{column}", column)
+
+
+def _check_references(path: Path, document: dict, parameters: set, definitions: set) -> None:
+    """Names in views and definitions must be declared in some file: a typo is an error, not a blank."""
+
+    def fail(place, reason):
+        raise DefinitionFileError(f"{path.name}: at {place}: {reason}")
+
+    for place, name in _references(document):
+        if name not in parameters:
+            fail(place, f"unknown parameter '{name}'")
+    for d, definition in enumerate(document.get("definitions", [])):
+        for i, code in enumerate(definition.get("inputs", [])):
+            if code not in definitions:
+                fail(f"definitions/{d}/inputs/{i}", f"unknown definition '{code}'")
+        if definition.get("input_min", 0) > definition.get("input_max", float("inf")):
+            fail(f"definitions/{d}", "input_min is above input_max")
+        for r, table in enumerate(definition.get("views", {}).get("results", [])):
+            place = f"definitions/{d}/views/results/{r}"
+            for i, row in enumerate(table["rows"]):
+                cells = [result_cell(table, row["key"], column["key"]) for column in table["columns"]]
+                if not parameters.intersection(cells):
+                    fail(f"{place}/rows/{i}", f"no parameter matches {cells[0]}")
+            for i, column in enumerate(table["columns"]):
+                cells = [result_cell(table, row["key"], column["key"]) for row in table["rows"]]
+                if not parameters.intersection(cells):
+                    fail(f"{place}/columns/{i}", f"no parameter matches {cells[0]}")
+
+
 def read_definitions(directory: Path = DEFINITIONS_DIR) -> list[dict]:
     """Read every file; a parameter or definition may be declared in one file only."""
     documents, declared = [], {}
-    for path in sorted(directory.glob("*.yaml")):
+    paths = sorted(directory.glob("*.yaml"))
+    for path in paths:
         document = read_definition_file(path)
         names = [("parameter", p["name"]) for p in document.get("parameters", [])]
         names += [("definition", d["code"]) for d in document.get("definitions", [])]
@@ -114,29 +226,95 @@ def read_definitions(directory: Path = DEFINITIONS_DIR) -> list[dict]:
                 raise DefinitionFileError(f"{path.name}: {kind} {name} is already declared in {declared[entry]}")
             declared[entry] = path.name
         documents.append(document)
+    parameters = {name for kind, name in declared if kind == "parameter"}
+    definitions = {name for kind, name in declared if kind == "definition"}
+    for path, document in zip(paths, documents, strict=True):
+        _check_references(path, document, parameters, definitions)
     return documents
 
 
-def _upsert(model, lookup: dict, values: dict, report: SyncReport, label: str):
+def _upsert(model, lookup: dict, values: dict, report: SyncReport, label: str, check=None):
     obj = model.objects.filter(**lookup).first()
     if obj is None:
-        model.objects.create(**lookup, **values)
+        obj = model.objects.create(**lookup, **values)
         report.created.append(label)
     elif any(getattr(obj, key) != value for key, value in values.items()):
+        if check:
+            check(obj, values)
         for key, value in values.items():
             setattr(obj, key, value)
         obj.save()
         report.updated.append(label)
+    return obj
+
+
+def _parameters_in_use(names: list[str]) -> set[str]:
+    """Those of the names that stored datasets hold values of (the catalogue's models are reached
+    through their relations: techniques imports no app)."""
+    values = ParameterType._meta.get_field("values").related_model
+    datasets = DatasetDefinition._meta.get_field("datasets").related_model
+    used = set(values.objects.filter(parameter_type__name__in=names).values_list("parameter_type__name", flat=True))
+    if datasets.objects.filter(parameters__has_any_keys=names).exists():
+        used |= {name for name in names if datasets.objects.filter(parameters__has_key=name).exists()}
+    return used
+
+
+def _check_retype(parameter: ParameterType, values: dict) -> None:
+    changed = [key for key in ("value_type", "unit") if getattr(parameter, key) != values[key]]
+    if changed and _parameters_in_use([parameter.name]):
+        change = ", ".join(f"{key} '{getattr(parameter, key)}' -> '{values[key]}'" for key in changed)
+        raise DefinitionFileError(
+            f"parameter {parameter.name}: refusing to change {change}: datasets hold values of it; "
+            "declare a new parameter instead"
+        )
+
+
+def _check_rekind(definition: DatasetDefinition, values: dict) -> None:
+    if definition.kind != values["kind"] and definition.datasets.exists():
+        raise DefinitionFileError(
+            f"definition {definition.code}: refusing to change kind '{definition.kind}' -> '{values['kind']}': "
+            "datasets use it"
+        )
+
+
+def _technique_views(spec: dict) -> dict:
+    """Columns with their label and unit, so that a dataset table needs no vocabulary query."""
+    names = spec.get("views", {}).get("columns", [])
+    types = {p.name: p for p in ParameterType.objects.filter(name__in=names)}
+    return {"columns": [{"name": n, "label": types[n].label, "unit": types[n].unit} for n in names]} if names else {}
+
+
+def _delete_missing(documents: list[dict], report: SyncReport) -> None:
+    """Delete what no file declares any more, unless data still uses it."""
+    codes = {d["code"] for document in documents for d in document.get("definitions", [])}
+    for definition in DatasetDefinition.objects.exclude(code__in=codes).order_by("code"):
+        if definition.datasets.exists():
+            raise DefinitionFileError(f"definition {definition.code} is in no file but datasets use it; restore it")
+        definition.delete()
+        report.deleted.append(f"definition {definition.code}")
+    names = {p["name"] for document in documents for p in document.get("parameters", [])}
+    missing = list(ParameterType.objects.exclude(name__in=names).order_by("name").values_list("name", flat=True))
+    if used := _parameters_in_use(missing):
+        raise DefinitionFileError(f"parameter {min(used)} is in no file but datasets hold values of it; restore it")
+    ParameterType.objects.filter(name__in=missing).delete()
+    report.deleted += [f"parameter {name}" for name in missing]
+    techniques = {document["technique"]["code"] for document in documents if "technique" in document}
+    gone = Technique.objects.exclude(code__in=techniques).order_by("code")
+    report.deleted += [f"technique {code}" for code in gone.values_list("code", flat=True)]
+    gone.delete()  # their parameters and definitions went above, or moved to another file's technique
 
 
 @transaction.atomic
 def sync_definitions(directory: Path = DEFINITIONS_DIR) -> SyncReport:
+    """Make the vocabulary what the files say. Refuses (DefinitionFileError, nothing written) to
+    remove or retype a parameter, or remove or re-kind a definition, that stored datasets use."""
     report = SyncReport()
     documents = read_definitions(directory)
+    techniques = {}
     for document in documents:
         technique = None
         if spec := document.get("technique"):
-            _upsert(
+            technique = _upsert(
                 Technique,
                 {"code": spec["code"]},
                 {
@@ -147,7 +325,7 @@ def sync_definitions(directory: Path = DEFINITIONS_DIR) -> SyncReport:
                 report,
                 f"technique {spec['code']}",
             )
-            technique = Technique.objects.get(code=spec["code"])
+            techniques[spec["code"]] = technique
         for parameter in document.get("parameters", []):
             _upsert(
                 ParameterType,
@@ -158,10 +336,24 @@ def sync_definitions(directory: Path = DEFINITIONS_DIR) -> SyncReport:
                     "value_type": parameter["type"],
                     "description": parameter.get("description", ""),
                     "technique": technique,
+                    "minimum": parameter.get("minimum"),
+                    "maximum": parameter.get("maximum"),
+                    "permitted_values": parameter.get("permitted_values", []),
+                    "nexus_path": parameter.get("nexus_path", ""),
+                    "searchable": parameter.get("searchable", True),
                 },
                 report,
                 f"parameter {parameter['name']}",
+                check=_check_retype,
             )
+    # Definitions and views last: they name parameters that any file may declare.
+    for document in documents:
+        technique = techniques.get(document.get("technique", {}).get("code"))
+        if technique is not None and technique.views != (views := _technique_views(document["technique"])):
+            technique.views = views
+            technique.save(update_fields=["views"])
+            if f"technique {technique.code}" not in report.created + report.updated:
+                report.updated.append(f"technique {technique.code}")
         for definition in document.get("definitions", []):
             _upsert(
                 DatasetDefinition,
@@ -171,11 +363,18 @@ def sync_definitions(directory: Path = DEFINITIONS_DIR) -> SyncReport:
                     "kind": definition["kind"],
                     "technique": technique,
                     "summary": definition.get("summary", []),
+                    "expects": definition.get("expects", []),
+                    "requires": definition.get("requires", []),
                     "input_definitions": definition.get("inputs", []),
+                    "input_min": definition.get("input_min"),
+                    "input_max": definition.get("input_max"),
+                    "views": definition.get("views", {}),
                 },
                 report,
                 f"definition {definition['code']}",
+                check=_check_rekind,
             )
+    _delete_missing(documents, report)
     return report
 
 

@@ -1,20 +1,27 @@
-"""Check sent parameters against the vocabulary: names, value types and units."""
+"""Check what a dataset carries against the vocabulary and its definition.
+
+validate_parameters: names, value types, units (converted to the vocabulary's), ranges and
+permitted values. check_definition: required and expected parameters, allowed inputs and their
+number. Both return problems by field, each naming the value and the rule it breaks; the caller
+decides whether they reject the dataset (strict) or flag it (lenient).
+"""
 
 import math
 from dataclasses import dataclass, field
 
 from django.utils.dateparse import parse_datetime
 
-from .models import ParameterType
-from .units import UnitError, convert
+from .models import DatasetDefinition, ParameterType
+from .units import UnitError, convert, unit_symbol
 
 ValueType = ParameterType.ValueType
 
 
 @dataclass
 class ValidatedParameters:
-    values: dict = field(default_factory=dict)  # name -> value in the vocabulary's unit
-    types: dict = field(default_factory=dict)  # name -> ParameterType
+    # name -> value in the vocabulary's unit: every value that could be read, even one out of range
+    values: dict = field(default_factory=dict)
+    types: dict = field(default_factory=dict)  # name -> ParameterType, for each of values
     errors: dict = field(default_factory=dict)  # name -> reason
 
 
@@ -90,4 +97,66 @@ def validate_parameters(parameters: dict) -> ValidatedParameters:
             continue
         result.values[name] = value
         result.types[name] = parameter_type
+        if broken := _broken_rule(parameter_type, value):
+            result.errors[name] = broken
     return result
+
+
+def _shown(value, unit: str = "") -> str:
+    text = f"{value:g}" if isinstance(value, float) else repr(value)
+    return f"{text} {unit_symbol(unit)}".rstrip()
+
+
+def _broken_rule(parameter_type: ParameterType, value) -> str:
+    """The vocabulary's range and permitted values; '' when the value keeps them."""
+    unit = parameter_type.unit
+    if parameter_type.value_type == ValueType.NUMERIC:
+        if parameter_type.minimum is not None and value < parameter_type.minimum:
+            return f"value {_shown(value, unit)} breaks rule: minimum {_shown(parameter_type.minimum, unit)}"
+        if parameter_type.maximum is not None and value > parameter_type.maximum:
+            return f"value {_shown(value, unit)} breaks rule: maximum {_shown(parameter_type.maximum, unit)}"
+    permitted = parameter_type.permitted_values
+    if permitted and value not in permitted:
+        return f"value {_shown(value, unit)} breaks rule: one of {', '.join(_shown(v) for v in permitted)}"
+    return ""
+
+
+def check_definition(
+    definition: DatasetDefinition, validated: ValidatedParameters, inputs: list[tuple[str, str | None]]
+) -> dict:
+    """The definition's rules. inputs: (location, definition code or None) of each input dataset.
+
+    Returns {"parameters": {name: reason}, "inputs": reason}, only the keys with problems.
+    """
+    parameters = {}
+    for name in definition.requires:
+        if name not in validated.values and name not in validated.errors:
+            parameters[name] = f"no value breaks rule: {definition.code} requires {name}"
+    if definition.expects:
+        # The consistency of a technique: no parameters of another technique unless expected.
+        listed = {*definition.expects, *definition.requires, *definition.summary}
+        for name, parameter_type in validated.types.items():
+            own = parameter_type.technique_id in (None, definition.technique_id)
+            if not own and name not in listed:
+                parameters[name] = (
+                    f"value {_shown(validated.values[name], parameter_type.unit)} breaks rule: "
+                    f"{definition.code} does not expect {name}"
+                )
+    problems = {"parameters": parameters} if parameters else {}
+    if definition.input_definitions:
+        allowed = set(definition.input_definitions)
+        refused = [location for location, code in inputs if code not in allowed]
+        if refused:
+            problems["inputs"] = (
+                f"{definition.code} takes inputs of {', '.join(sorted(allowed))} only; refused {', '.join(refused)}"
+            )
+    count = len(inputs)
+    if definition.input_min is not None and count < definition.input_min:
+        problems.setdefault(
+            "inputs", f"{count} inputs break rule: {definition.code} takes at least {definition.input_min}"
+        )
+    if definition.input_max is not None and count > definition.input_max:
+        problems.setdefault(
+            "inputs", f"{count} inputs break rule: {definition.code} takes at most {definition.input_max}"
+        )
+    return problems

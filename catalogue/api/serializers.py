@@ -71,6 +71,7 @@ class DatasetSerializer(serializers.ModelSerializer):
             "size",
             "storage_status",
             "complete",
+            "warnings",
             "created",
             "modified",
         ]

@@ -2,6 +2,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from techniques.api import ParameterTypeViewSet, TechniqueViewSet
+
 from . import views
 
 router = DefaultRouter()
@@ -10,6 +12,8 @@ router.register("investigations", views.InvestigationViewSet, basename="investig
 router.register("samples", views.SampleViewSet, basename="sample")
 router.register("datasets", views.DatasetViewSet, basename="dataset")
 router.register("datafiles", views.DatafileViewSet, basename="datafile")
+router.register("techniques", TechniqueViewSet, basename="technique")
+router.register("parameters", ParameterTypeViewSet, basename="parameter")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

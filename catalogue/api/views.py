@@ -81,7 +81,7 @@ class DatasetViewSet(ActorMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModel
 
     @extend_schema(responses=serializers.DatasetStatusSerializer)
     @action(detail=True, methods=["get"])
-    def status(self, request, pk=None):
+    def status(self, request, pk=None, format=None):
         """Registration progress: complete turns true once the worker has registered the files."""
         return Response(serializers.DatasetStatusSerializer(self.get_object()).data)
 

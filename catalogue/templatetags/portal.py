@@ -6,6 +6,7 @@ from django import template
 from django.conf import settings
 from django.utils import timezone
 
+from catalogue import access
 from techniques import units
 
 register = template.Library()
@@ -61,3 +62,9 @@ def add_class(field, css_class: str):
 def elided_pages(page_obj):
     """Page numbers around the current one, with Paginator.ELLIPSIS for the gaps."""
     return page_obj.paginator.get_elided_page_range(page_obj.number, on_each_side=2, on_ends=1)
+
+
+@register.simple_tag(takes_context=True)
+def is_beamline_staff(context) -> bool:
+    """Whether the staff views (embargoed data, beamline pages) are for the signed-in person."""
+    return access.is_beamline_staff(access.actor_for(context["request"]))

@@ -393,7 +393,7 @@ def test_dataset_row_of_processed_links_its_input(client, participant, world):
 def test_dataset_page(client, participant, world):
     client.force_login(participant)
     response = client.get(world["raw"].get_absolute_url())
-    groups = dict(response.context["parameter_groups"])
+    groups = dict(response.context["view"].groups)
     assert [p.name for p in groups["TESTX"]] == [
         "TESTX_detector",
         "TESTX_exposureTime",
@@ -411,7 +411,7 @@ def test_dataset_page(client, participant, world):
 def test_dataset_page_groups_by_prefix(client, participant, world):
     client.force_login(participant)
     response = client.get(world["processed"].get_absolute_url())
-    assert [group for group, _ in response.context["parameter_groups"]] == ["TESTXScaling"]
+    assert [group for group, _ in response.context["view"].groups] == ["TESTXScaling"]
     assert "TESTX Scaling" in response.content.decode()
     assert world["raw"].get_absolute_url() in response.content.decode()  # its input
 
@@ -501,7 +501,7 @@ def test_home_query_count(client, participant, world, extra, django_assert_num_q
     with django_assert_num_queries(2):  # COUNT, page
         assert client.get(reverse("home")).status_code == 200
     _warm(client, participant)
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(5):  # + session, user, the navbar's staff check
         assert client.get(reverse("home")).status_code == 200
 
 
@@ -514,7 +514,7 @@ def test_investigation_list_query_count(client, participant, world, data_root, e
         response = client.get(reverse("investigation-list"))
     assert len(response.context["page_obj"]) == min(25, 1 + extra)
     _warm(client, participant)
-    with django_assert_num_queries(6):  # + the instrument filter's lookup
+    with django_assert_num_queries(7):  # + the instrument filter's lookup, the navbar's staff check
         assert (
             client.get(reverse("investigation-list"), {"instrument": "ID30", "q": "", "section": "mine"}).status_code
             == 200
@@ -533,17 +533,17 @@ def test_investigation_page_query_count(client, participant, world, data_root, e
         InvestigationUser.objects.create(user=make_user(f"user{i}"), investigation=investigation)
     _warm(client, participant)
     url = investigation.get_absolute_url()
-    # investigation, sample and definition choices, COUNT, page
-    with django_assert_num_queries(7):
+    # investigation, sample and definition choices, COUNT, page, the navbar's staff check
+    with django_assert_num_queries(8):
         assert client.get(url).status_code == 200
     with django_assert_num_queries(5):  # the table alone: no filter form
         assert client.get(reverse("investigation-datasets", args=[investigation.pk])).status_code == 200
-    with django_assert_num_queries(9):  # + the two filter lookups
+    with django_assert_num_queries(10):  # + the two filter lookups
         response = client.get(url, {"sample": world["lysozyme"].pk, "definition": "TESTX_OSC"})
     assert len(response.context["page_obj"]) == 1
-    with django_assert_num_queries(5):  # investigation, COUNT, page
+    with django_assert_num_queries(6):  # investigation, COUNT, page, the navbar's staff check
         assert client.get(url, {"tab": "samples"}).status_code == 200
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         assert client.get(url, {"tab": "participants"}).status_code == 200
 
 
@@ -555,8 +555,8 @@ def test_dataset_pages_query_count(client, participant, world, data_root, extra,
         output.inputs.add(raw)
     Datafile.objects.bulk_create(Datafile(dataset=raw, path=f"extra_{i:03}.cbf", size=1) for i in range(extra))
     _warm(client, participant)
-    # dataset, vocabulary, inputs, outputs, file COUNT, file page
-    with django_assert_num_queries(8):
+    # dataset, vocabulary, inputs, outputs, file COUNT, file page, the navbar's staff check
+    with django_assert_num_queries(9):
         response = client.get(raw.get_absolute_url())
     assert len(response.context["outputs"]) == 1 + extra
     with django_assert_num_queries(6):  # dataset, vocabulary, inputs, outputs
@@ -570,7 +570,7 @@ def test_sample_page_query_count(client, participant, world, data_root, extra, d
     world["lysozyme"].parameters = {"TESTX_detector": "none"}
     world["lysozyme"].save()
     _warm(client, participant)
-    with django_assert_num_queries(6):  # sample, vocabulary, COUNT, page
+    with django_assert_num_queries(7):  # sample, vocabulary, COUNT, page, the navbar's staff check
         response = client.get(world["lysozyme"].get_absolute_url())
     assert response.context["page_obj"].paginator.count == 2 + extra
 
@@ -584,6 +584,6 @@ def test_search_query_count(client, participant, world, data_root, extra, django
             sample=make_sample(world["investigation"], f"lysozyme {i}"),
         )
     _warm(client, participant)
-    with django_assert_num_queries(5):  # investigations, samples, datasets
+    with django_assert_num_queries(6):  # investigations, samples, datasets, the navbar's staff check
         response = client.get(reverse("search"), {"q": "lysozyme"})
     assert len(response.context["results"]["samples"]) == min(20, 1 + extra)

@@ -213,3 +213,169 @@ def test_sync_techniques_command_fails_with_the_file_error(tmp_path):
     write(tmp_path, "bad.yaml", "parameters:\n  - {name: TESTLOAD_x, type: complex}\n")
     with pytest.raises(CommandError, match="^bad.yaml: at parameters/0/type: "):
         call_command("sync_techniques", "--directory", str(tmp_path))
+
+
+# --- Rules and views in the files ----------------------------------------------------------------
+
+RULES = """
+technique:
+  code: TESTLOAD
+  name: Loading test technique
+  views:
+    columns: [TESTLOAD_wavelength]
+parameters:
+  - {name: TESTLOAD_wavelength, label: Wavelength, unit: angstrom, type: numeric, minimum: 0.5, maximum: 3,
+     nexus_path: /entry/instrument/monochromator/wavelength}
+  - {name: TESTLOAD_mode, type: string, permitted_values: [a, b], searchable: false}
+  - {name: TESTLOAD_overall_r, type: numeric}
+  - {name: TESTLOAD_outer_r, type: numeric}
+definitions:
+  - code: TESTLOAD_raw
+    label: Test raw
+    kind: raw
+    requires: [TESTLOAD_wavelength]
+    expects: [TESTLOAD_mode]
+    views:
+      tabs: [{title: Beam, fields: [TESTLOAD_wavelength]}]
+      gallery: ["*.png"]
+  - code: TESTLOAD_processed
+    label: Test processed
+    kind: processed
+    inputs: [TESTLOAD_raw]
+    input_min: 1
+    input_max: 2
+    views:
+      results:
+        - title: Statistics
+          cell: "TESTLOAD_{row}_{column}"
+          rows: [{key: overall, label: Overall}, {key: outer, label: Outer}]
+          columns: [{key: r, label: R}]
+"""
+
+
+@pytest.mark.django_db
+def test_rules_and_views_are_loaded(tmp_path):
+    write(tmp_path, "test.yaml", RULES)
+    sync_definitions(tmp_path)
+    wavelength = ParameterType.objects.get(name="TESTLOAD_wavelength")
+    assert (wavelength.minimum, wavelength.maximum, wavelength.nexus_path, wavelength.searchable) == (
+        0.5,
+        3,
+        "/entry/instrument/monochromator/wavelength",
+        True,
+    )
+    mode = ParameterType.objects.get(name="TESTLOAD_mode")
+    assert (mode.permitted_values, mode.searchable) == (["a", "b"], False)
+    raw = DatasetDefinition.objects.get(code="TESTLOAD_raw")
+    assert (raw.requires, raw.expects, raw.views["gallery"]) == (["TESTLOAD_wavelength"], ["TESTLOAD_mode"], ["*.png"])
+    processed = DatasetDefinition.objects.get(code="TESTLOAD_processed")
+    assert (processed.input_min, processed.input_max) == (1, 2)
+    assert processed.views["results"][0]["cell"] == "TESTLOAD_{row}_{column}"
+    # Table columns carry their label and unit: a dataset table needs no vocabulary query.
+    assert Technique.objects.get(code="TESTLOAD").views == {
+        "columns": [{"name": "TESTLOAD_wavelength", "label": "Wavelength", "unit": "angstrom"}]
+    }
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "place", "reason"),
+    [
+        ("fields: [TESTLOAD_wavelength]", "fields: [TESTLOAD_wavelenght]", "definitions/0/views/tabs/0/fields/0",
+         "unknown parameter 'TESTLOAD_wavelenght'"),
+        ("columns: [TESTLOAD_wavelength]", "columns: [TESTLOAD_x]", "technique/views/columns/0",
+         "unknown parameter 'TESTLOAD_x'"),
+        ("requires: [TESTLOAD_wavelength]", "requires: [TESTLOAD_y]", "definitions/0/requires/0",
+         "unknown parameter 'TESTLOAD_y'"),
+        ("inputs: [TESTLOAD_raw]", "inputs: [TESTLOAD_cooked]", "definitions/1/inputs/0",
+         "unknown definition 'TESTLOAD_cooked'"),
+        ("input_max: 2", "input_max: 0", "definitions/1/input_max", "0 is less than the minimum of 1"),
+        ("{key: outer, label: Outer}", "{key: middle, label: Middle}", "definitions/1/views/results/0/rows/1",
+         "no parameter matches TESTLOAD_middle_r"),
+        ('cell: "TESTLOAD_{row}_{column}"', 'cell: "TESTLOAD_r"', "definitions/1/views/results/0/cell",
+         "does not match"),
+        ("maximum: 3", "maximum: 0.1", "parameters/0", "minimum is above maximum"),
+        ("permitted_values: [a, b]", "permitted_values: []", "parameters/1/permitted_values", "should be non-empty"),
+    ],
+)  # fmt: skip
+def test_a_bad_rule_or_view_names_the_place(tmp_path, old, new, place, reason):
+    assert old in RULES
+    write(tmp_path, "rules.yaml", RULES.replace(old, new))
+    with pytest.raises(DefinitionFileError) as excinfo:
+        read_definitions(tmp_path)
+    message = str(excinfo.value)
+    assert message.startswith(f"rules.yaml: at {place}: "), message
+    assert reason in message
+
+
+def test_the_shipped_files_are_valid():
+    documents = read_definitions()
+    codes = {d["code"] for document in documents for d in document.get("definitions", [])}
+    assert {"MX_OSCILLATION", "MX_INTEGRATION", "SAXS_SUBTRACTION", "EM_CTF", "ET_CTF", "TOMO_RECONSTRUCTION"} <= codes
+    techniques = [document["technique"] for document in documents if "technique" in document]
+    assert all(t.get("views", {}).get("columns") for t in techniques)
+
+
+# --- What data uses cannot be taken away -----------------------------------------------------------
+
+
+def _store(parameters: dict, definition=None):
+    """A dataset holding these values (the catalogue's models: test code only)."""
+    from django.utils import timezone
+
+    from catalogue.models import Dataset, Instrument, Investigation
+
+    now = timezone.now()
+    investigation = Investigation.objects.create(
+        name="P", visit_id="v", instrument=Instrument.objects.create(name="I"), start_date=now, end_date=now,
+        release_date=now,
+    )  # fmt: skip
+    return Dataset.objects.create(
+        investigation=investigation, location="/d", parameters=parameters, definition=definition
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (("unit: angstrom", "unit: nm"), "parameter TESTLOAD_wavelength: refusing to change unit 'angstrom' -> 'nm'"),
+        (("type: numeric", "type: string"), "parameter TESTLOAD_wavelength: refusing to change value_type"),
+        (("  - name: TESTLOAD_wavelength\n", "  - name: TESTLOAD_renamed\n"),
+         "parameter TESTLOAD_wavelength is in no file but datasets hold values of it"),
+    ],
+)  # fmt: skip
+def test_a_parameter_in_use_cannot_be_removed_or_retyped(tmp_path, edit, message):
+    path = write(tmp_path, "test.yaml", GOOD)
+    sync_definitions(tmp_path)
+    _store({"TESTLOAD_wavelength": 1.0})
+    path.write_text(textwrap.dedent(GOOD).replace(*edit, 1).replace("summary: [TESTLOAD_wavelength]", "summary: []"))
+    with pytest.raises(DefinitionFileError, match=message):
+        sync_definitions(tmp_path)
+    assert ParameterType.objects.get(name="TESTLOAD_wavelength").unit == "angstrom"  # nothing written
+    with pytest.raises(CommandError, match=message):
+        call_command("sync_techniques", "--directory", str(tmp_path))
+
+
+@pytest.mark.django_db
+def test_a_definition_in_use_cannot_be_removed(tmp_path):
+    path = write(tmp_path, "test.yaml", GOOD)
+    sync_definitions(tmp_path)
+    _store({}, DatasetDefinition.objects.get(code="TESTLOAD_raw"))
+    path.write_text(textwrap.dedent(GOOD).split("definitions:")[0])
+    with pytest.raises(DefinitionFileError, match="definition TESTLOAD_raw is in no file but datasets use it"):
+        sync_definitions(tmp_path)
+
+
+@pytest.mark.django_db
+def test_what_no_file_declares_and_no_data_uses_is_deleted_and_reported(tmp_path):
+    path = write(tmp_path, "test.yaml", GOOD)
+    sync_definitions(tmp_path)
+    path.write_text(
+        textwrap.dedent(GOOD)
+        .replace("  - name: TESTLOAD_mode\n    type: string\n", "")
+        .split("  - code: TESTLOAD_processed")[0]
+    )
+    report = sync_definitions(tmp_path)
+    assert report.deleted == ["definition TESTLOAD_processed", "parameter TESTLOAD_mode"]
+    assert "deleted parameter TESTLOAD_mode" in str(report)
+    assert not ParameterType.objects.filter(name="TESTLOAD_mode").exists()

@@ -2,8 +2,8 @@
 
 import pytest
 
-from techniques.models import ParameterType
-from techniques.validation import validate_parameters
+from techniques.models import DatasetDefinition, ParameterType, Technique
+from techniques.validation import check_definition, validate_parameters
 
 pytestmark = pytest.mark.django_db
 
@@ -160,3 +160,84 @@ def test_validation_reads_the_vocabulary_in_one_query(django_assert_num_queries)
 def test_no_parameters_is_valid():
     result = validate_parameters({})
     assert (result.values, result.errors) == ({}, {})
+
+
+# --- Rules of the vocabulary and of the definition ------------------------------------------------
+
+
+def ruled(name, value_type, unit="", **rules):
+    entry = vocabulary_entry(name, value_type, unit)
+    ParameterType.objects.filter(pk=entry.pk).update(**rules)
+    return entry
+
+
+@pytest.mark.parametrize(
+    ("sent", "error"),
+    [
+        ({"value": 0.05, "unit": "nm"}, "value 0.5 Å breaks rule: minimum 0.8 Å"),
+        (120, "value 120 Å breaks rule: maximum 100 Å"),
+        ({"value": 1, "unit": "nm"}, None),
+    ],
+)
+def test_range_is_checked_in_the_vocabulary_unit(sent, error):
+    ruled("TEST_ranged", T.NUMERIC, "angstrom", minimum=0.8, maximum=100)
+    result = validate_parameters({"TEST_ranged": sent})
+    assert result.errors == ({"TEST_ranged": error} if error else {})
+    assert "TEST_ranged" in result.values  # readable: kept for a lenient instrument
+
+
+def test_permitted_values():
+    ruled("TEST_mode", T.STRING, permitted_values=["sample", "buffer"])
+    assert validate_parameters({"TEST_mode": "buffer"}).errors == {}
+    assert validate_parameters({"TEST_mode": "water"}).errors == {
+        "TEST_mode": "value 'water' breaks rule: one of 'sample', 'buffer'"
+    }
+
+
+@pytest.fixture
+def definitions():
+    mine = Technique.objects.create(code="TESTA", name="A")
+    other = Technique.objects.create(code="TESTB", name="B")
+    ParameterType.objects.create(name="TESTA_x", label="x", value_type=T.NUMERIC, technique=mine)
+    ParameterType.objects.create(name="TESTA_y", label="y", value_type=T.NUMERIC, technique=mine)
+    ParameterType.objects.create(name="TESTB_z", label="z", value_type=T.NUMERIC, technique=other)
+    raw = DatasetDefinition.objects.create(code="TESTA_RAW", label="raw", kind="raw", technique=mine)
+    processed = DatasetDefinition.objects.create(
+        code="TESTA_PROC",
+        label="processed",
+        kind="processed",
+        technique=mine,
+        requires=["TESTA_y"],
+        expects=["TESTA_y"],
+        input_definitions=["TESTA_RAW"],
+        input_min=1,
+        input_max=1,
+    )
+    return raw, processed
+
+
+def test_required_and_other_techniques_parameters(definitions):
+    _, processed = definitions
+    validated = validate_parameters({"TESTA_x": 1, "TESTB_z": 2, "TEST_count": 3})  # TEST_count: shared
+    assert check_definition(processed, validated, [("/raw", "TESTA_RAW")]) == {
+        "parameters": {
+            "TESTA_y": "no value breaks rule: TESTA_PROC requires TESTA_y",
+            "TESTB_z": "value 2 breaks rule: TESTA_PROC does not expect TESTB_z",
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    ("inputs", "error"),
+    [
+        ([("/raw", "TESTA_RAW")], None),
+        ([], "0 inputs break rule: TESTA_PROC takes at least 1"),
+        ([("/a", "TESTA_RAW"), ("/b", "TESTA_RAW")], "2 inputs break rule: TESTA_PROC takes at most 1"),
+        ([("/p", "TESTA_PROC")], "TESTA_PROC takes inputs of TESTA_RAW only; refused /p"),
+        ([("/n", None)], "TESTA_PROC takes inputs of TESTA_RAW only; refused /n"),
+    ],
+)
+def test_inputs_and_their_number(definitions, inputs, error):
+    _, processed = definitions
+    problems = check_definition(processed, validate_parameters({"TESTA_y": 1}), inputs)
+    assert problems == ({"inputs": error} if error else {})

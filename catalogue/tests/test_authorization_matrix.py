@@ -1,0 +1,502 @@
+"""The authorization matrix, generated from the URL resolver.
+
+Every URL pattern of the site (portal, API with its router and @action routes and format
+suffixes, staff views, admin) is one test. Each runs its rule against every role (anonymous,
+participant, another user, scientist of this instrument and of another, admin, key of this
+instrument and of another) and, where the route takes an object, against an embargoed object,
+a released one and another investigation's (embargoed, on the other instrument). It fails on a
+leak (a hidden object's marker in a page, a count, an answer that differs from a missing
+object's) and on a wrongful denial. A new route without a rule fails: "add a rule for <route>".
+"""
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from django.contrib import admin
+from django.contrib.contenttypes.models import ContentType
+from django.test import Client
+from django.urls import URLResolver, get_resolver, reverse
+from django.utils import timezone
+
+from catalogue.models import AuditEntry, Datafile, Investigation
+from techniques.models import DatasetDefinition
+
+from .conftest import make_dataset, make_sample, make_user, parameter_type
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ("anonymous", "participant", "other_user", "scientist", "other_scientist", "admin", "key", "other_key")
+KEYS = ("key", "other_key")
+TARGETS = ("embargoed", "released", "other")  # "other": another investigation's, embargoed, on BM29
+MISSING = 987654321
+WRITES = ("post", "put", "patch", "delete")
+
+# Who sees a target's data before its release date (released data: everybody).
+SEES_EMBARGOED = {
+    "embargoed": {"participant", "scientist", "admin", "key"},
+    "other": {"other_scientist", "admin", "other_key"},
+}
+# The beamline pages: the instrument's scientists and admins.
+INSTRUMENT_OF = {"embargoed": "ID30", "released": "ID30", "other": "BM29"}
+MANAGES = {"ID30": {"scientist", "admin"}, "BM29": {"other_scientist", "admin"}}
+
+
+def sees(role: str, target: str, api: bool) -> bool:
+    if role in KEYS and not api:
+        role = "anonymous"  # portal pages ignore API keys
+    return target == "released" or role in SEES_EMBARGOED[target]
+
+
+def token(target: str) -> str:
+    """A marker in the target's investigation title, sample, dataset and file names."""
+    return f"zq{target}zq"
+
+
+# --- The routes --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str  # namespaced name; for an unnamed pattern, namespace + pattern
+    pattern: str
+    kwargs: tuple[str, ...]
+    actions: tuple[str, ...]  # HTTP methods a DRF viewset route answers; () for other views
+
+    @property
+    def id(self) -> str:
+        return self.name + ("[.json]" if "format" in self.kwargs else "")
+
+    @property
+    def api(self) -> bool:
+        return self.name.startswith("api:")
+
+    def url(self, **kwargs) -> str:
+        if "format" in self.kwargs:
+            kwargs["format"] = "json"
+        return reverse(self.name, kwargs=kwargs)
+
+
+def _walk(resolver, prefix="", namespace="", kwargs=()):
+    for pattern in resolver.url_patterns:
+        names = kwargs + tuple(pattern.pattern.regex.groupindex)
+        if isinstance(pattern, URLResolver):
+            space = namespace + (f"{pattern.namespace}:" if pattern.namespace else "")
+            yield from _walk(pattern, prefix + str(pattern.pattern), space, names)
+        else:
+            full = prefix + str(pattern.pattern)
+            actions = tuple(getattr(pattern.callback, "actions", None) or ())
+            yield Route(namespace + (pattern.name or full), full, names, actions)
+
+
+ROUTES = {route.id: route for route in _walk(get_resolver())}
+
+
+# --- The world ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def world(
+    investigation,
+    released_investigation,
+    other_investigation,
+    participant,
+    other_user,
+    scientist,
+    other_scientist,
+    api_key,
+    other_api_key,
+    technique,
+    data_root,
+):
+    definition = DatasetDefinition.objects.create(
+        code="TEST_matrix", label="Matrix", kind="raw", technique=technique, views={"gallery": ["*.png"]}
+    )
+    world = {"technique": technique, "parameter": parameter_type("TEST_energy", "numeric", "keV", technique)}
+    for target, inv in (
+        ("embargoed", investigation),
+        ("released", released_investigation),
+        ("other", other_investigation),
+    ):
+        Investigation.objects.filter(pk=inv.pk).update(title=f"Investigation {inv.name} {token(target)}")
+        inv.refresh_from_db()
+        sample = make_sample(inv, f"sample-{token(target)}")
+        location = data_root / target
+        location.mkdir()
+        (location / f"{token(target)}.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+        dataset = make_dataset(
+            inv, str(location), sample=sample, name=f"dataset-{token(target)}", definition=definition
+        )
+        datafile = Datafile.objects.create(dataset=dataset, path=f"{token(target)}.png", size=8)
+        world[target] = {"investigation": inv, "sample": sample, "dataset": dataset, "datafile": datafile}
+    # A released dataset processed from embargoed data, and embargoed processing of released data.
+    world["released"]["dataset"].inputs.add(world["embargoed"]["dataset"], world["other"]["dataset"])
+    world["other"]["dataset"].inputs.add(world["released"]["dataset"])
+    admin = make_user("root", is_staff=True, is_superuser=True)
+    people = {
+        "participant": participant,
+        "other_user": other_user,
+        "scientist": scientist,
+        "other_scientist": other_scientist,
+        "admin": admin,
+    }
+    clients = {"anonymous": Client()}
+    for role, user in people.items():
+        clients[role] = Client()
+        clients[role].force_login(user)
+    for role, (_, secret) in (("key", api_key), ("other_key", other_api_key)):
+        clients[role] = Client(headers={"authorization": f"Api-Key {secret}"})
+    world["clients"] = clients
+    return world
+
+
+class Matrix:
+    """Runs a route's checks and collects every problem, so one failure shows the whole row."""
+
+    def __init__(self, world, route: Route):
+        self.world, self.route, self.problems = world, route, []
+
+    def call(self, role: str, url: str, method: str = "get", data=None, **extra):
+        client = self.world["clients"][role]
+        if method == "get":
+            return client.get(url, data, **extra)
+        return getattr(client, method)(url, data or {}, content_type="application/json", **extra)
+
+    def expect(self, ok: bool, role: str, what: str, target: str = "") -> None:
+        if not ok:
+            self.problems.append(f"{self.route.id} {role}{' / ' + target if target else ''}: {what}")
+
+    def status(self, response, expected, role, target="") -> bool:
+        expected = expected if isinstance(expected, tuple) else (expected,)
+        self.expect(response.status_code in expected, role, f"status {response.status_code}, want {expected}", target)
+        return response.status_code in expected
+
+    def no_leak(self, response, role: str, shown: set[str] = frozenset(), target: str = "") -> None:
+        """Hidden targets' markers must not appear; those in shown must."""
+        body = response.content.decode(errors="replace")
+        for other in TARGETS:
+            present = token(other) in body
+            if not sees(role, other, self.route.api):
+                self.expect(not present, role, f"leaks {other}", target)
+            elif other in shown:
+                self.expect(present, role, f"does not show {other}", target)
+
+    def like_missing(self, response, missing, url: str, missing_url: str, role: str, target: str) -> None:
+        same = _normal(response.content, url) == _normal(missing.content, missing_url)
+        self.expect(response.status_code == 404 and same, role, "hidden answers unlike missing", target)
+
+    def signin_redirect(self, response, role, target="") -> None:
+        ok = response.status_code == 302 and "/login/" in response["Location"]
+        self.expect(ok, role, f"status {response.status_code}, want a redirect to sign in", target)
+
+
+def _normal(content: bytes, url: str) -> bytes:
+    """A page without its own address and its CSRF token (masked afresh in every response)."""
+    return CSRF_TOKEN.sub(b"", content.replace(url.encode(), b""))
+
+
+CSRF_TOKEN = re.compile(rb'name="csrfmiddlewaretoken" value="[^"]*"')
+
+
+# --- Rules -------------------------------------------------------------------------------------
+
+
+def public(query: dict | None = None, shows: tuple[str, ...] = (), kwargs=lambda world: {}):
+    """Everybody: 200; markers of hidden targets never; those in shows where the role may see them."""
+
+    def check(m: Matrix):
+        url = m.route.url(**kwargs(m.world))
+        for role in ROLES:
+            response = m.call(role, url, data=query)
+            if m.status(response, 200, role):
+                m.no_leak(response, role, {t for t in shows if sees(role, t, m.route.api)})
+        read_only_api(m, url)
+
+    return check
+
+
+def api_list(kind: str):
+    """Exactly the visible objects, and a count that says so."""
+
+    def check(m: Matrix):
+        url = m.route.url()
+        for role in ROLES:
+            response = m.call(role, url)
+            if m.status(response, 200, role):
+                body = response.json()
+                want = {m.world[t][kind].pk for t in TARGETS if sees(role, t, api=True)}
+                got = {row["id"] for row in body["results"]}
+                m.expect((got, body["count"]) == (want, len(want)), role, f"lists {got} ({body['count']}), want {want}")
+        if m.route.name == "api:dataset-list":
+            store(m, url)
+        else:
+            read_only_api(m, url)
+
+    return check
+
+
+def read_only_api(m: Matrix, url: str) -> None:
+    """Methods a viewset does not declare answer 405 to everyone."""
+    if not m.route.api:
+        return
+    for method in WRITES:
+        if method not in m.route.actions:
+            for role in ROLES:
+                m.status(m.call(role, url, method), 405, role, method)
+
+
+# Storing a dataset: who may write where (others answer as if the investigation were missing).
+WRITES_TO = {"scientist": {"ID30"}, "other_scientist": {"BM29"}, "admin": {"ID30", "BM29"}, "key": {"ID30"}}
+WRITES_TO["other_key"] = {"BM29"}
+STORE_REFUSED = {"anonymous": 401, "participant": 403, "other_user": 403}
+
+
+def store(m: Matrix, url: str) -> None:
+    for role in ROLES:
+        for target in TARGETS:
+            inv = m.world[target]["investigation"]
+            location = str(m.world["released"]["dataset"].location) + f"-new-{role}-{target}"
+            body = {"proposal": inv.name, "visit_id": inv.visit_id, "name": "new", "location": location}
+            response = m.call(role, url, "post", body)
+            if role in STORE_REFUSED:
+                m.status(response, STORE_REFUSED[role], role, target)
+            elif INSTRUMENT_OF[target] in WRITES_TO[role]:
+                m.status(response, 201, role, target)
+            elif m.status(response, 400, role, target):
+                want = {"investigation": f"no investigation {inv.name} / {inv.visit_id}"}
+                m.expect(response.json()["errors"] == want, role, f"refusal {response.json()}", target)
+
+
+def object_page(kind: str, shows: bool = True, kwargs=None):
+    """The target's page: 200 for whoever sees it (no other hidden marker), else exactly a missing one's 404."""
+    kwargs = kwargs or (lambda world, target: {"pk": world[target][kind].pk})
+
+    def check(m: Matrix):
+        missing_kwargs = dict.fromkeys(kwargs(m.world, "released"), MISSING)
+        missing_url = m.route.url(**missing_kwargs)
+        for role in ROLES:
+            missing = m.call(role, missing_url)
+            m.status(missing, 404, role, "missing")
+            for target in TARGETS:
+                url = m.route.url(**kwargs(m.world, target))
+                response = m.call(role, url)
+                if not sees(role, target, m.route.api):
+                    m.like_missing(response, missing, url, missing_url, role, target)
+                elif not m.status(response, 200, role, target):
+                    continue
+                elif response["Content-Type"].startswith("text/html"):
+                    m.no_leak(response, role, {target} if shows else set(), target)
+                elif m.route.api:
+                    m.expect(response.json()["id"] == m.world[target][kind].pk, role, "another object", target)
+        read_only_api(m, m.route.url(**kwargs(m.world, "released")))
+
+    return check
+
+
+def image(m: Matrix):
+    """A dataset's image: like object_page, and a file of another dataset is never served."""
+    object_page("dataset", kwargs=lambda w, t: {"pk": w[t]["dataset"].pk, "file_pk": w[t]["datafile"].pk})(m)
+    crossed = m.route.url(pk=m.world["released"]["dataset"].pk, file_pk=m.world["embargoed"]["datafile"].pk)
+    for role in ROLES:
+        m.status(m.call(role, crossed), 404, role, "file of another dataset")
+
+
+def staff_page(allowed: set[str], *, shows_released: bool):
+    """Embargoed data: admins and instrument scientists; anonymous visitors are asked to sign in."""
+
+    def check(m: Matrix):
+        url = m.route.url()
+        for role in ROLES:
+            response = m.call(role, url)
+            if role == "anonymous" or role in KEYS:
+                m.signin_redirect(response, role)
+            elif role not in allowed:
+                m.status(response, 404, role)
+            elif m.status(response, 200, role):
+                shown = {t for t in TARGETS if role in SEES_EMBARGOED.get(t, ())}
+                m.no_leak(response, role, shown)
+                present = token("released") in response.content.decode()
+                m.expect(present is shows_released, role, "released data among the embargoed")
+
+    return check
+
+
+def beamline(shows: tuple[str, ...]):
+    """A beamline's page and calendar: its scientists and admins; each shows its own sessions only."""
+
+    def check(m: Matrix):
+        missing_url = m.route.url(name="NOPE")
+        for role in ROLES:
+            missing = m.call(role, missing_url)
+            for instrument, manage in MANAGES.items():
+                url = m.route.url(name=instrument)
+                response = m.call(role, url)
+                if role == "anonymous" or role in KEYS:
+                    m.signin_redirect(response, role, instrument)
+                elif role not in manage:
+                    m.like_missing(response, missing, url, missing_url, role, instrument)
+                elif m.status(response, 200, role, instrument):
+                    body = response.content.decode()
+                    for target in TARGETS:
+                        present = token(target) in body
+                        if INSTRUMENT_OF[target] != instrument:
+                            m.expect(not present, role, f"shows {target}", instrument)
+                        elif target in shows:
+                            m.expect(present, role, f"does not show {target}", instrument)
+
+    return check
+
+
+def release_date(m: Matrix):
+    """Admins only: the form (GET) and the change (POST); others as if the investigation were missing."""
+    missing_url = m.route.url(pk=MISSING)
+    new_date = timezone.now() + timedelta(days=3000)
+    for role in ROLES:
+        missing = m.call(role, missing_url)
+        for target in TARGETS:
+            inv = m.world[target]["investigation"]
+            url = m.route.url(pk=inv.pk)
+            for method in ("get", "post"):
+                data = {"release_date": f"{new_date:%Y-%m-%dT%H:%M}", "reason": "matrix"} if method == "post" else None
+                response = getattr(m.world["clients"][role], method)(url, data)
+                if role == "anonymous" or role in KEYS:
+                    m.signin_redirect(response, role, target)
+                elif role != "admin":
+                    m.like_missing(response, missing, url, missing_url, role, target)
+                else:
+                    m.status(response, 200 if method == "get" else 302, role, f"{target} {method}")
+    changed = set(AuditEntry.objects.filter(action="release_date.change").values_list("actor__username", flat=True))
+    m.expect(changed == {"root"}, "admin", f"release dates changed by {changed}")
+
+
+def admin_site(m: Matrix):
+    """The Django admin: staff only; the others are sent to its sign-in page."""
+    route = m.route
+    kwargs = {}
+    model = next(
+        (
+            model
+            for model in admin.site._registry
+            if route.name.startswith(f"admin:{model._meta.app_label}_{model._meta.model_name}_")
+            or route.pattern.startswith(f"admin/{model._meta.app_label}/{model._meta.model_name}/")
+        ),
+        None,
+    )
+    obj = model.objects.order_by("pk").first() if model else None
+    unnamed = route.name.startswith("admin:admin/")
+    for name in {"object_id", "id"} & set(route.kwargs):
+        kwargs[name] = obj.pk if obj else MISSING
+    if route.name == "admin:app_list":
+        kwargs["app_label"] = "catalogue"
+    if route.name == "admin:view_on_site":
+        kwargs = {"content_type_id": ContentType.objects.get_for_model(Investigation).pk, "object_id": MISSING}
+    if unnamed:  # an object's short address (redirects to its change page), the catch-all
+        url = "/" + route.pattern.replace("<path:object_id>", str(kwargs.get("object_id", "")))
+        url = url.replace("(?P<url>.*)$", "nothing/")
+    else:
+        url = route.url(**kwargs)
+    found = obj is not None or not {"object_id", "id"} & set(route.kwargs)
+    for role in ROLES:
+        response = m.call(role, url)
+        if role == "admin":
+            want = ADMIN_STATUS.get(route.name, 302 if unnamed or not found else 200)
+            m.status(response, want, role)
+        elif route.name == "admin:login":
+            m.status(response, 200, role)
+        else:
+            m.signin_redirect(response, role)
+
+
+ADMIN_STATUS = {
+    "admin:login": 302,  # already signed in
+    "admin:logout": 405,  # POST only
+    "admin:autocomplete": 403,  # without its parameters
+    "admin:view_on_site": 404,
+    "admin:catalogue_auditentry_add": 403,  # the audit log is read-only
+    "admin:catalogue_auditentry_delete": 403,
+    "admin:catalogue_instrumentapikey_delete": 403,  # keys are revoked, not deleted
+    "admin:admin/(?P<url>.*)$": 404,
+}
+
+
+def exempt(reason: str):
+    def check(m: Matrix):
+        pass
+
+    check.reason = reason
+    return check
+
+
+RULES = {
+    # Public pages and lists: hidden markers never appear.
+    "home": public(),
+    "investigation-list": public(shows=TARGETS),
+    "search": public({"q": "zq"}, shows=TARGETS),
+    "dataset-list": public(shows=TARGETS),
+    "login": public(),
+    "technique-list": public(),
+    "technique-detail": public(kwargs=lambda w: {"code": w["technique"].code}),
+    "technique-export": public(kwargs=lambda w: {"code": w["technique"].code, "fmt": "csv"}),
+    "api:api-root": public(),
+    "api:schema": public(),
+    "api:docs": public(),
+    "api:instrument-list": public(),
+    "api:instrument-detail": public(kwargs=lambda w: {"pk": w["embargoed"]["investigation"].instrument_id}),
+    "api:technique-list": public(),
+    "api:technique-detail": public(kwargs=lambda w: {"code": w["technique"].code}),
+    "api:parameter-list": public(),
+    "api:parameter-detail": public(kwargs=lambda w: {"name": w["parameter"].name}),
+    "api:investigation-list": api_list("investigation"),
+    "api:sample-list": api_list("sample"),
+    "api:dataset-list": api_list("dataset"),
+    "api:datafile-list": api_list("datafile"),
+    # One object: visible, or answered exactly like a missing one.
+    "investigation-detail": object_page("investigation"),
+    "investigation-datasets": object_page("investigation", shows=False),
+    "sample-detail": object_page("sample"),
+    "dataset-detail": object_page("dataset"),
+    "dataset-row": object_page("dataset", shows=False),
+    "dataset-image": image,
+    "api:investigation-detail": object_page("investigation"),
+    "api:sample-detail": object_page("sample"),
+    "api:dataset-detail": object_page("dataset"),
+    "api:dataset-status": object_page("dataset"),
+    "api:datafile-detail": object_page("datafile"),
+    # Staff views.
+    "embargoed-list": staff_page({"admin", "scientist", "other_scientist"}, shows_released=False),
+    "beamline-detail": beamline(shows=TARGETS),
+    "beamline-calendar": beamline(shows=("embargoed", "other")),  # the feed's past is one year
+    "investigation-release-date": release_date,
+    # Sign-in and sign-out flows (tested with their own provider).
+    "logout": exempt("POST only; no data"),
+    "admin:logout": exempt("POST only; no data"),
+    "oidc_authentication_init": exempt("redirects to the identity provider"),
+    "oidc_authentication_callback": exempt("the identity provider's answer"),
+    "oidc_logout": exempt("ends the provider's session"),
+}
+
+
+def rule_for(route: Route):
+    if route.name in RULES:
+        return RULES[route.name]
+    return admin_site if route.name.startswith("admin:") else RULES.get(route.id)
+
+
+@pytest.mark.parametrize("route", list(ROUTES.values()), ids=list(ROUTES))
+def test_route(world, route):
+    rule = rule_for(route)
+    assert rule is not None, f"add a rule for {route.id} ({route.pattern}) in RULES"
+    m = Matrix(world, route)
+    rule(m)
+    assert not m.problems, "\n".join(m.problems)
+
+
+def test_every_rule_has_a_route():
+    """A rule for a route that is gone is a hole in the matrix: remove it or fix its name."""
+    names = {route.id for route in ROUTES.values()} | {route.name for route in ROUTES.values()}
+    assert set(RULES) - names == set()
+
+
+def test_a_route_without_a_rule_fails():
+    assert rule_for(Route("report-export", "reports/export/", (), ())) is None
