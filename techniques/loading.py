@@ -251,6 +251,8 @@ def _upsert(model, lookup: dict, values: dict, report: SyncReport, label: str, c
 def _parameters_in_use(names: list[str]) -> set[str]:
     """Those of the names that stored datasets hold values of (the catalogue's models are reached
     through their relations: techniques imports no app)."""
+    if not names:
+        return set()
     values = ParameterType._meta.get_field("values").related_model
     datasets = DatasetDefinition._meta.get_field("datasets").related_model
     used = set(values.objects.filter(parameter_type__name__in=names).values_list("parameter_type__name", flat=True))
