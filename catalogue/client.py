@@ -9,7 +9,7 @@ It needs only `requests` (no Django)::
             "https://data.example.org", key,
             proposal="MX-2485", visit_id="1", sample="lysozyme", name="scan 1",
             location="/data/visitor/mx2485/id30a1/20240301/lysozyme/scan1",
-            definition="MX_oscillation",
+            definition="MX_OSCILLATION",
             parameters={"InstrumentMonochromator_energy": {"value": 12848, "unit": "eV"}},
             inputs=[],                 # locations (str) or ids (int) of earlier datasets
             files=[{"path": "img_0001.cbf", "size": 6224001}],   # or leave out: the folder is scanned

@@ -2,7 +2,7 @@
 
     manage.py store_dataset --url https://data.example.org --key "$CATALOGUE_API_KEY" \\
         --proposal MX-2485 --visit 1 --sample lysozyme --name "scan 1" \\
-        --location /data/visitor/mx2485/scan1 --definition MX_oscillation \\
+        --location /data/visitor/mx2485/scan1 --definition MX_OSCILLATION \\
         --param "InstrumentMonochromator_energy=12848[eV]" --param InstrumentDetector_name=EIGER2 \\
         --input /data/visitor/mx2485/other --file img_0001.cbf:6224001
 """
@@ -61,7 +61,7 @@ class Command(BaseCommand):
         parser.add_argument("--name", required=True)
         parser.add_argument("--location", required=True, help="Absolute path of the dataset's folder")
         parser.add_argument("--kind", choices=["raw", "processed"], default=None)
-        parser.add_argument("--definition", default="", help="Dataset definition code, e.g. MX_oscillation")
+        parser.add_argument("--definition", default="", help="Dataset definition code, e.g. MX_OSCILLATION")
         parser.add_argument("--description", default="")
         parser.add_argument("--start", dest="start_date", default=None, help="ISO 8601 start time")
         parser.add_argument("--end", dest="end_date", default=None, help="ISO 8601 end time")
