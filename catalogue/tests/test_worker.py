@@ -23,27 +23,33 @@ def wait_until_complete(client, dataset_id, timeout=30):
     raise AssertionError(f"dataset {dataset_id} not registered after {timeout} s: {status}")
 
 
-def test_worker_scans_the_location_and_registers_files(celery_worker_process, settings, tmp_path):
-    settings.DATA_ROOTS = [tmp_path]
-    instrument = Instrument.objects.create(name="ID30A-1")
+def running_session(instrument_name: str, proposal: str, visit_id: str) -> APIClient:
+    """A session running now on a new instrument, and an API client holding that instrument's key."""
+    instrument = Instrument.objects.create(name=instrument_name)
     now = timezone.now()
     Investigation.objects.create(
-        name="MX-1111",
-        visit_id="id30a1-1",
+        name=proposal,
+        visit_id=visit_id,
         instrument=instrument,
         start_date=now - timedelta(hours=2),
         end_date=now + timedelta(hours=2),
         release_date=now + timedelta(days=1000),
     )
-    _, secret = services.api_key_create(instrument=instrument, name="MXCuBE")
+    _, secret = services.api_key_create(instrument=instrument, name=f"acquisition on {instrument_name}")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {secret}")
+    return client
+
+
+def test_worker_scans_the_location_and_registers_files(celery_worker_process, settings, tmp_path):
+    settings.DATA_ROOTS = [tmp_path]
+    client = running_session("ID30A-1", "MX-1111", "id30a1-1")
     location = tmp_path / "RAW_DATA" / "sample1" / "oscillation"
     (location / "sub").mkdir(parents=True)
     for index in range(1, 121):
         (location / f"image_{index:04d}.cbf").write_bytes(b"x" * index)
     (location / "sub" / "master.h5").write_bytes(b"h5" * 50)
 
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {secret}")
     response = client.post(
         "/api/v1/datasets/",
         {
@@ -68,23 +74,11 @@ def test_worker_scans_the_location_and_registers_files(celery_worker_process, se
 
 def test_worker_registers_a_given_file_list(celery_worker_process, settings, tmp_path):
     settings.DATA_ROOTS = [tmp_path]
-    instrument = Instrument.objects.create(name="BM29")
-    now = timezone.now()
-    Investigation.objects.create(
-        name="MX-2485",
-        visit_id="bm29-1",
-        instrument=instrument,
-        start_date=now - timedelta(hours=2),
-        end_date=now + timedelta(hours=2),
-        release_date=now + timedelta(days=1000),
-    )
-    _, secret = services.api_key_create(instrument=instrument, name="BsxCuBE")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {secret}")
+    client = running_session("BM29", "MX-2485", "bm29-1")
     files = [{"path": f"frames/frame_{i:05d}.h5", "size": 1000, "checksum": f"adler32:{i:08x}"} for i in range(2500)]
     body = {
         "instrument": "BM29",
-        "time": now.isoformat(),
+        "time": timezone.now().isoformat(),
         "name": "acquisition",
         "location": str(tmp_path / "bm29" / "acquisition"),
         "files": files,
