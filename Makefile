@@ -47,3 +47,13 @@ lint: venv
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache test-artifacts var/staticfiles
 	find . -name __pycache__ -type d -not -path './.git/*' -prune -exec rm -rf {} +
+
+# The benchmarks (docs/benchmarks.md) on a throwaway PostgreSQL and Redis; results in var/.
+SCALE ?= small
+REPEAT ?= 5
+.PHONY: bench
+bench: venv
+	mkdir -p var
+	scripts/with-test-services bash -c '$(PY) manage.py migrate -v0 && \
+		$(PY) manage.py generate_catalogue --scale $(SCALE) && \
+		$(PY) manage.py benchmark --repeat $(REPEAT) --json var/benchmark-$(SCALE).json'

@@ -1,0 +1,440 @@
+"""The benchmarks of the catalogue at facility scale (manage.py benchmark), on a generated catalogue.
+
+Each figure is the median and the 95th percentile (nearest rank) of `repeat` timed runs after one
+warm-up run; the query count is that of the last run. Pages are timed in the server: Django's test
+client through the whole middleware stack and the templates, without a network. Ingestion (1) and
+the concurrent API (7) go through gunicorn on loopback, with a real Celery worker for (1); without
+a broker (1) is reported as not measured, never with a number."""
+
+import math
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote
+
+import requests
+from celery import current_app
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+from django.db.models import Count, F
+from django.db.models.functions import ExtractYear
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from techniques.models import DatasetDefinition, ParameterType
+
+from . import services
+from .access import Actor, investigation_q
+from .models import Datafile, Dataset, Investigation
+from .synthetic import BENCH_ADMIN, BENCH_USER
+from .views import DATASETS_PER_PAGE
+
+REGISTRATION_FILES = 10_000  # rows registered per run of (2)
+SEARCH_URL = "/api/v1/datasets/?parameter=MX_resolution&parameter_max=1.5"
+DEEP_PAGE = 100  # of (3); an investigation with fewer pages gives its last one
+NOT_MEASURED = "not yet measured"
+CONCURRENT_CLIENTS = 50
+INGESTION_CLIENTS = (1, 8)
+INGESTION_DATASETS = 16  # stored per run of (1), shared out among the clients
+INGESTION_PARAMETERS = 60
+INGESTION_FILES = 100
+INGESTION_DEFINITION = "MX_OSCILLATION"
+SERVER_START_TIMEOUT = 30  # seconds
+GUNICORN_WORKERS = 2 * (os.cpu_count() or 1) + 1  # gunicorn's own advice
+
+
+class BenchmarkError(Exception):
+    """A page answered with an error, or the catalogue lacks what the benchmark needs."""
+
+
+@dataclass
+class Result:
+    title: str
+    target: str  # at the large scale (issue 5)
+    unit: str = "ms"
+    median: float | None = None
+    p95: float | None = None  # for a rate: the rate of the 95th-percentile (slow) run
+    queries: int | None = None
+    ratio: float | None = None
+    ratio_to: str = ""
+    throughput: float | None = None  # per second, of the items with concurrent clients
+    note: str = ""
+
+
+def dataset_facets(actor: Actor) -> dict[str, list[dict]]:
+    """Datasets per instrument, technique and year, among those the actor may read: three queries."""
+    datasets = Dataset.objects.filter(investigation_q(actor, "investigation__")).order_by()
+    facets = {
+        "instrument": datasets.values(value=F("investigation__instrument__name")),
+        "technique": datasets.values(value=F("definition__technique__code")),
+        "year": datasets.annotate(value=ExtractYear("start_date")).values("value"),
+    }
+    return {key: list(rows.annotate(count=Count("id")).order_by("value")) for key, rows in facets.items()}
+
+
+def run(*, repeat: int) -> dict:
+    users = {u.username: u for u in get_user_model().objects.filter(username__in=[BENCH_USER, BENCH_ADMIN])}
+    # The bench investigation has the most datasets; the big dataset the most files.
+    investigation = Investigation.objects.annotate(n=Count("datasets")).order_by("-n").first()
+    big = Dataset.objects.order_by("-file_count").first()
+    if len(users) < 2 or big is None:
+        raise BenchmarkError("no synthetic catalogue here: run manage.py generate_catalogue first")
+    admin, person = users[BENCH_ADMIN], users[BENCH_USER]
+    clients = {admin: _client(admin), person: _client(person)}
+
+    pages = math.ceil(investigation.n / DATASETS_PER_PAGE)
+    deep = min(DEEP_PAGE, pages)
+    investigation_url = reverse("investigation-detail", args=[investigation.pk])
+    # The lists of (3) and (5), measured for the admin, then for the bench user (6).
+    lists: dict[str, tuple[str, str, Callable[[object], Callable]]] = {
+        "3_investigation_page_1": (
+            f"Investigation page, {investigation.n:,} datasets: page 1",
+            "<= 50 ms and <= 3x raw SQL",
+            lambda user: _get(clients[user], investigation_url),
+        ),
+        f"3_investigation_page_{DEEP_PAGE}": (
+            f"Investigation page, {investigation.n:,} datasets: page {deep} of {pages}",
+            "<= 50 ms and <= 3x raw SQL",
+            lambda user: _get(clients[user], f"{investigation_url}?page={deep}"),
+        ),
+        "5_parameter_search": (
+            "Parameter range search: MX_resolution <= 1.5 A, dataset API",
+            "<= 200 ms",
+            lambda user: _get(clients[user], SEARCH_URL),
+        ),
+        "5_facets": (
+            "Facet counts: datasets per instrument, technique and year",
+            "<= 200 ms",
+            lambda user: lambda: dataset_facets(Actor(user=user)),
+        ),
+    }
+    results = {
+        "2_datafile_registration": _registration(investigation, repeat),
+    }
+    for key, (title, target, fetch) in lists.items():
+        results[key] = _measure(title, target, fetch(admin), repeat)
+    for page in (1, deep):
+        result = results[f"3_investigation_page_{1 if page == 1 else DEEP_PAGE}"]
+        raw = _measure("", "", lambda page=page: _raw_page(investigation.pk, page), repeat)
+        result.ratio, result.ratio_to = result.median / raw.median, f"raw SQL, {raw.median:.2f} ms"
+    results["4_dataset_page"] = _measure(
+        f"Dataset page, {big.file_count:,} files", "<= 100 ms", _get(clients[admin], big.get_absolute_url()), repeat
+    )
+    for key, (title, _, fetch) in lists.items():
+        result = _measure(f"{title}, as {BENCH_USER}", "<= 1.5x the admin's", fetch(person), repeat)
+        result.ratio, result.ratio_to = result.median / results[key].median, BENCH_ADMIN
+        results[f"6_{key[2:]}_user"] = result
+    with _servers() as (url, worker):
+        for count in INGESTION_CLIENTS:
+            key = f"1_ingestion_api_{count}_client{'s' if count > 1 else ''}"
+            if worker:
+                results[key] = _ingestion(url, Path(worker), investigation, count, repeat)
+            else:
+                results[key] = Result(_ingestion_title(count), ">= 100 datasets/s", "datasets/s", note=NOT_MEASURED)
+        results["7_dataset_list_api_50_clients"] = _concurrent_api(url, clients[admin], repeat)
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cpus": os.cpu_count(),
+        "postgresql": connection.pg_version,
+        "catalogue": _catalogue_size(),
+        "bench_user_investigations": person.investigation_roles.count(),
+        "repeat": repeat,
+        "results": {key: asdict(result) for key, result in sorted(results.items())},
+    }
+
+
+# --- Measuring ---------------------------------------------------------------------------------
+
+
+def _measure(title: str, target: str, fetch: Callable, repeat: int) -> Result:
+    fetch()  # warm-up: connections, templates, PostgreSQL's buffers
+    times = []
+    for _ in range(repeat):
+        with CaptureQueriesContext(connection) as queries:
+            started = time.perf_counter()
+            fetch()
+            times.append((time.perf_counter() - started) * 1000)
+    return Result(title, target, median=statistics.median(times), p95=_p95(times), queries=len(queries))
+
+
+def _p95(values: list[float]) -> float:
+    return sorted(values)[math.ceil(0.95 * len(values)) - 1]
+
+
+def _client(user) -> Client:
+    client = Client(SERVER_NAME="localhost")
+    client.force_login(user)
+    return client
+
+
+def _get(client: Client, url: str) -> Callable:
+    def fetch():
+        response = client.get(url)
+        if response.status_code != 200:
+            raise BenchmarkError(f"GET {url} answered {response.status_code}")
+
+    return fetch
+
+
+def _raw_page(investigation_id: int, page: int) -> None:
+    """The same dataset rows as the page, by hand."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT * FROM catalogue_dataset WHERE investigation_id = %s"
+            " ORDER BY start_date DESC, id DESC LIMIT %s OFFSET %s",
+            [investigation_id, DATASETS_PER_PAGE, (page - 1) * DATASETS_PER_PAGE],
+        )
+        cursor.fetchall()
+
+
+def _registration(investigation: Investigation, repeat: int) -> Result:
+    """services.datafiles_register with a given file list, against a plain COPY of the same rows."""
+    files = [
+        {"path": f"scan/frame_{k:06d}.h5", "size": 4_000_000 + k, "checksum": f"{k:08x}", "modified": None}
+        for k in range(REGISTRATION_FILES)
+    ]
+    service_times, copy_times = [], []
+    for run in range(repeat + 1):  # the first is a warm-up
+        service, copied = (_scratch_dataset(investigation) for _ in range(2))
+        with CaptureQueriesContext(connection) as queries:
+            started = time.perf_counter()
+            services.datafiles_register(dataset_id=service.pk, files=files)
+            service_time = time.perf_counter() - started
+        started = time.perf_counter()
+        _copy_files(copied.pk, files)
+        copy_time = time.perf_counter() - started
+        Dataset.objects.filter(pk__in=[service.pk, copied.pk]).delete()
+        if run:
+            service_times.append(service_time)
+            copy_times.append(copy_time)
+    rate, copy_rate = (REGISTRATION_FILES / statistics.median(times) for times in (service_times, copy_times))
+    return Result(
+        f"Datafile registration, {REGISTRATION_FILES:,} files per dataset",
+        ">= 0.5x COPY",
+        unit="rows/s",
+        median=rate,
+        p95=REGISTRATION_FILES / _p95(service_times),
+        queries=len(queries),
+        ratio=rate / copy_rate,
+        ratio_to=f"COPY, {copy_rate:,.0f} rows/s",
+    )
+
+
+def _scratch_dataset(investigation: Investigation) -> Dataset:
+    name = f"registration-{uuid.uuid4().hex[:12]}"
+    return Dataset.objects.create(investigation=investigation, name=name, location=f"/bench/{name}")
+
+
+def _copy_files(dataset_id: int, files: list[dict]) -> None:
+    columns = "dataset_id, path, size, checksum, modified"
+    statement = f"COPY {Datafile._meta.db_table} ({columns}) FROM STDIN"
+    with transaction.atomic(), connection.cursor() as cursor, cursor.copy(statement) as copy:
+        for item in files:
+            copy.write_row((dataset_id, item["path"], item["size"], item["checksum"], item["modified"]))
+
+
+def _catalogue_size() -> dict[str, int]:
+    """Rows per table as PostgreSQL estimates them (pg_class.reltuples, from the last ANALYZE)."""
+    tables = {"investigations": Investigation, "datasets": Dataset, "datafiles": Datafile}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, reltuples::bigint FROM pg_class WHERE relname = ANY(%s)",
+            [[model._meta.db_table for model in tables.values()]],
+        )
+        rows = dict(cursor.fetchall())
+    return {name: rows[model._meta.db_table] for name, model in tables.items()}
+
+
+# --- Servers: gunicorn on loopback ---------------------------------------------------------------
+
+
+def _concurrent_api(url: str, client: Client, repeat: int) -> Result:
+    """The dataset list API under 50 clients at once, each with its own connection, as the admin."""
+    cookies = {settings.SESSION_COOKIE_NAME: client.cookies[settings.SESSION_COOKIE_NAME].value}
+
+    def client_run(_) -> list[float]:
+        with requests.Session() as session:
+            session.cookies.update(cookies)
+            _api_get(session, url)  # warm-up: the connection, the worker's
+            times = []
+            for _ in range(repeat):
+                started = time.perf_counter()
+                _api_get(session, url)
+                times.append((time.perf_counter() - started) * 1000)
+            return times
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(CONCURRENT_CLIENTS) as pool:
+        times = [t for client_times in pool.map(client_run, range(CONCURRENT_CLIENTS)) for t in client_times]
+    elapsed = time.perf_counter() - started
+    return Result(
+        f"Dataset list API, {CONCURRENT_CLIENTS} concurrent clients, gunicorn ({GUNICORN_WORKERS} workers) on loopback",
+        "p95 <= 250 ms",
+        median=statistics.median(times),
+        p95=_p95(times),
+        throughput=CONCURRENT_CLIENTS * (repeat + 1) / elapsed,
+        note="throughput in requests/s, warm-up requests included",
+    )
+
+
+def _api_get(session: requests.Session, url: str) -> None:
+    response = session.get(f"{url}/api/v1/datasets/", timeout=60)
+    if response.status_code != 200:
+        raise BenchmarkError(f"GET /api/v1/datasets/ through gunicorn answered {response.status_code}")
+
+
+@contextmanager
+def _servers():
+    """gunicorn on a free loopback port and, with a broker, a Celery worker, both on this database.
+
+    Yields gunicorn's URL and, when a worker runs, the scratch data root for the locations of (1).
+    """
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    # --preload: Django loads once, then the workers fork; they start in a second, not one each.
+    gunicorn = [sys.executable, "-m", "gunicorn", "config.wsgi", "--preload", "-b", f"127.0.0.1:{port}"]
+    name = f"benchmark-{uuid.uuid4().hex[:8]}@localhost"
+    worker = [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "solo", "-n", name]
+    worker += ["--without-heartbeat", "--without-mingle", "--without-gossip", "--loglevel=WARNING"]
+    with tempfile.TemporaryDirectory() as data_root:
+        env = {"DATA_ROOTS": data_root}
+        with _process([*gunicorn, "-w", str(GUNICORN_WORKERS)], env, lambda: _answers(url)):
+            if settings.CELERY_TASK_ALWAYS_EAGER:  # no broker: the tasks would run in gunicorn
+                yield url, None
+                return
+            with _process(worker, env, lambda: current_app.control.ping(destination=[name], timeout=0.5)):
+                yield url, data_root
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/api/v1/", timeout=5).status_code == 200
+    except requests.RequestException:  # not listening yet, or still booting
+        return False
+
+
+@contextmanager
+def _process(command: list[str], env: dict, ready: Callable[[], bool]):
+    """A server process on this database, started and waited for; stopped on the way out."""
+    env = {**os.environ, **env, "DJANGO_SETTINGS_MODULE": "config.settings", "DATABASE_URL": _database_url()}
+    with tempfile.TemporaryDirectory() as directory:
+        log_path = Path(directory) / "server.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                command, cwd=settings.BASE_DIR, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log
+            )
+        try:
+            deadline = time.monotonic() + SERVER_START_TIMEOUT
+            while not ready():
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise BenchmarkError(f"{' '.join(command)} did not start:\n{log_path.read_text()[-5000:]}")
+                time.sleep(0.2)
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=SERVER_START_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _database_url() -> str:
+    """The database this process uses (the test database under pytest), as DATABASE_URL."""
+    db = connection.settings_dict
+    user, password = quote(db["USER"] or "", safe=""), quote(db["PASSWORD"] or "", safe="")
+    credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    port = f":{db['PORT']}" if db["PORT"] else ""
+    return f"postgres://{credentials}{quote(db['HOST'] or '', safe='')}{port}/{quote(db['NAME'], safe='')}"
+
+
+# --- Ingestion through the API, with the worker ---------------------------------------------------
+
+
+def _ingestion_title(clients: int) -> str:
+    return (
+        f"Ingestion via the HTTP API with a worker: {INGESTION_PARAMETERS} parameters and {INGESTION_FILES} files"
+        f" a dataset, {clients} client{'s' if clients > 1 else ''}"
+    )
+
+
+def _ingestion(url: str, data_root: Path, investigation: Investigation, clients: int, repeat: int) -> Result:
+    """Datasets per second from the first POST until the worker has registered every dataset's files."""
+    key, secret = services.api_key_create(instrument=investigation.instrument, name="benchmark")
+    headers = {"Authorization": f"Api-Key {secret}"}
+    parameters = _ingestion_parameters()
+    times = []
+    try:
+        for run in range(repeat + 1):  # the first is a warm-up
+            root = data_root / f"run-{uuid.uuid4().hex[:12]}"
+            bodies = [
+                _ingestion_body(investigation, root / f"ds{i:03d}", parameters) for i in range(INGESTION_DATASETS)
+            ]
+            started = time.perf_counter()
+            with ThreadPoolExecutor(clients) as pool:
+                list(pool.map(lambda body: _api_post(url, headers, body), bodies))
+            ingested = Dataset.objects.filter(location__startswith=f"{root}/")
+            deadline = time.monotonic() + SERVER_START_TIMEOUT
+            while ingested.filter(complete=True).count() < INGESTION_DATASETS:
+                if time.monotonic() > deadline:
+                    raise BenchmarkError("the worker did not register the files of the ingested datasets in time")
+                time.sleep(0.01)
+            if run:
+                times.append(time.perf_counter() - started)
+            ingested.delete()
+    finally:
+        key.delete()
+    return Result(
+        _ingestion_title(clients),
+        ">= 100 datasets/s",
+        unit="datasets/s",
+        median=INGESTION_DATASETS / statistics.median(times),
+        p95=INGESTION_DATASETS / _p95(times),
+        note=f"{INGESTION_DATASETS} datasets a run, timed until the worker has registered their files",
+    )
+
+
+def _ingestion_parameters() -> dict[str, float]:
+    """60 numeric parameters valid for MX_OSCILLATION: those it requires, then MX's others by name."""
+    definition = DatasetDefinition.objects.get(code=INGESTION_DEFINITION)
+    numeric = ParameterType.objects.filter(technique=definition.technique, value_type=ParameterType.ValueType.NUMERIC)
+    chosen = [*numeric.filter(name__in=definition.requires), *numeric.exclude(name__in=definition.requires)]
+    return {t.name: _valid_value(t) for t in chosen[:INGESTION_PARAMETERS]}
+
+
+def _valid_value(parameter_type: ParameterType) -> float:
+    low = parameter_type.minimum if parameter_type.minimum is not None else 0.0
+    return (low + parameter_type.maximum) / 2 if parameter_type.maximum is not None else low + 1
+
+
+def _ingestion_body(investigation: Investigation, location: Path, parameters: dict) -> dict:
+    return {
+        "proposal": investigation.name,
+        "visit_id": investigation.visit_id,
+        "name": location.name,
+        "location": str(location),
+        "definition": INGESTION_DEFINITION,
+        "parameters": parameters,
+        "files": [{"path": f"{location.name}_{k:04d}.cbf", "size": 6_000_000} for k in range(INGESTION_FILES)],
+    }
+
+
+def _api_post(url: str, headers: dict, body: dict) -> None:
+    response = requests.post(f"{url}/api/v1/datasets/", json=body, headers=headers, timeout=60)
+    if response.status_code != 201:
+        raise BenchmarkError(f"POST /api/v1/datasets/ answered {response.status_code}: {response.text[:2000]}")

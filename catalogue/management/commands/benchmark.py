@@ -1,0 +1,48 @@
+import json
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from catalogue.benchmarks import BenchmarkError, run
+
+
+class Command(BaseCommand):
+    help = (
+        "Time the catalogue on a generated one (manage.py generate_catalogue): pages, search, facets and "
+        "file registration, as admin and as the user with many investigations. Prints median and p95, "
+        "query counts and ratios; --json writes the same. Fails on errors, never on time."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--repeat", type=int, default=5, help="Timed runs per item (after one warm-up)")
+        parser.add_argument("--json", dest="json_path", help="Also write the results to this file")
+
+    def handle(self, *args, repeat, json_path, **options):
+        if repeat < 1:
+            raise CommandError("--repeat must be at least 1")
+        try:
+            report = run(repeat=repeat)
+        except BenchmarkError as exc:
+            raise CommandError(f"Benchmark failed: {exc}") from exc
+        report["command"] = f"manage.py benchmark --repeat {repeat}"
+        catalogue = ", ".join(f"{count:,} {name}" for name, count in report["catalogue"].items())
+        self.stdout.write(f"Catalogue: {catalogue}; {report['cpus']} CPUs; {repeat} runs per item.\n")
+        self.stdout.write(f"{'item':<34}{'median':>12}{'p95':>12} {'unit':<11}{'queries':>8}  {'ratio':<32}target")
+        for key, r in report["results"].items():
+            if r["median"] is None:
+                self.stdout.write(f"{key:<34}{r['note']:>24} {r['unit']:<11}{'':>8}  {'':<32}{r['target']}")
+                continue
+            ratio = f"{r['ratio']:.2f}x {r['ratio_to']}" if r["ratio"] is not None else ""
+            if r["throughput"] is not None:
+                ratio = f"{r['throughput']:,.0f}/s"
+            self.stdout.write(
+                f"{key:<34}{_number(r['median'])}{_number(r['p95'])} {r['unit']:<11}{r['queries'] or '':>8}  "
+                f"{ratio:<32}{r['target']}"
+            )
+        if json_path:
+            Path(json_path).write_text(json.dumps(report, indent=2) + "\n")
+            self.stdout.write(f"Written to {json_path}.")
+
+
+def _number(value: float) -> str:
+    return f"{value:>12,.0f}" if value >= 1000 else f"{value:>12.2f}"

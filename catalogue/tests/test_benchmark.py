@@ -1,0 +1,59 @@
+"""The benchmark's smoke run (CI): a tiny generated catalogue, every item, pinned query counts.
+
+Fails on errors and on query counts, never on time.
+"""
+
+import io
+import json
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from catalogue.models import Datafile, Dataset, InvestigationUser
+from catalogue.synthetic import BENCH_USER, SCALES
+
+# Queries per measured run: a change here is an N+1 or a lost one; update it on purpose only.
+QUERIES = {
+    "2_datafile_registration": 7,
+    "3_investigation_page_1": 7,
+    "3_investigation_page_100": 7,
+    "4_dataset_page": 9,
+    "5_parameter_search": 7,
+    "5_facets": 3,
+    "6_investigation_page_1_user": 8,
+    "6_investigation_page_100_user": 8,
+    "6_parameter_search_user": 7,
+    "6_facets_user": 3,
+}
+# Through gunicorn and the worker, other processes: their queries are not counted.
+SERVED = ["1_ingestion_api_1_client", "1_ingestion_api_8_clients", "7_dataset_list_api_50_clients"]
+
+
+@pytest.fixture
+def tiny_catalogue(transactional_db):
+    """Committed: gunicorn, another process, reads it."""
+    call_command("generate_catalogue", scale="tiny", seed=7, stdout=io.StringIO())
+
+
+def test_generator_builds_the_tiny_scale_once(tiny_catalogue):
+    tiny = SCALES["tiny"]
+    assert Dataset.objects.count() == tiny.datasets
+    assert Dataset.objects.order_by("-file_count").first().file_count == tiny.huge_files
+    assert Datafile.objects.count() == sum(Dataset.objects.values_list("file_count", flat=True))
+    assert Dataset.inputs.through.objects.exists()
+    assert InvestigationUser.objects.filter(user__username=BENCH_USER).count() == tiny.bench_user_investigations
+    with pytest.raises(CommandError, match="already holds datasets"):
+        call_command("generate_catalogue", scale="tiny")
+
+
+def test_benchmark_measures_every_item_with_pinned_query_counts(tiny_catalogue, tmp_path):
+    path = tmp_path / "bench.json"
+    call_command("benchmark", repeat=1, json_path=str(path), stdout=io.StringIO())
+    results = json.loads(path.read_text())["results"]
+    assert sorted(results) == sorted([*QUERIES, *SERVED])
+    assert {key: results[key]["queries"] for key in QUERIES} == QUERIES
+    for key in [*QUERIES, *SERVED]:
+        assert results[key]["median"] > 0, key
+    assert results["7_dataset_list_api_50_clients"]["throughput"] > 0
+    assert not Dataset.objects.filter(location__startswith="/bench").exists()  # scratch datasets removed
