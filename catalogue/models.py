@@ -151,6 +151,8 @@ class Dataset(models.Model):
         ordering = ["-start_date", "-id"]
         indexes = [
             models.Index(fields=["investigation", "-start_date", "-id"], name="dataset_by_investigation"),
+            # The definitions used in an investigation (its table's filter), without reading its datasets.
+            models.Index(fields=["investigation", "definition"], name="dataset_by_inv_definition"),
             models.Index(fields=["sample", "-start_date"], name="dataset_by_sample"),
             models.Index(fields=["definition", "-start_date"], name="dataset_by_definition"),
             models.Index(fields=["-start_date", "-id"], name="dataset_recent"),

@@ -4,10 +4,12 @@ that technique definitions declare (tabs, result tables, gallery, table columns)
 Nothing here knows a technique: every name comes from the definition files.
 """
 
+import operator
 import re
 from dataclasses import dataclass, field
+from functools import reduce
 
-from django.db.models import Case, QuerySet, Value, When
+from django.db.models import Case, Q, QuerySet, Value, When
 
 from techniques.loading import result_cell
 from techniques.models import ParameterType, Technique
@@ -118,9 +120,22 @@ def glob_regex(pattern: str) -> str:
     return "^" + "".join(parts.get(char, re.escape(char)) for char in pattern) + "$"
 
 
+def _glob_condition(pattern: str) -> Q:
+    """The files a pattern matches: LIKEs on its literal text before the first and after the last
+    wildcard, then its regex. SQL evaluates an AND left to right, so the regex only runs on the
+    few candidates, not on every file of a dataset with 100,000 of them."""
+    parts = re.split(r"[*?]", pattern)
+    condition = Q()
+    if parts[0]:
+        condition &= Q(path__startswith=parts[0])
+    if parts[-1]:
+        condition &= Q(path__endswith=parts[-1])
+    return condition & Q(path__regex=glob_regex(pattern))
+
+
 def _files_matching(dataset: Dataset, patterns: list[str]) -> list[Datafile]:
-    regex = "|".join(f"({glob_regex(p)})" for p in patterns)
-    return list(Datafile.objects.filter(dataset=dataset, path__regex=regex).order_by("path")[:GALLERY_LIMIT])
+    matching = reduce(operator.or_, (_glob_condition(p) for p in patterns))
+    return list(Datafile.objects.filter(matching, dataset=dataset).order_by("path")[:GALLERY_LIMIT])
 
 
 def dataset_page(dataset: Dataset) -> DatasetPage:

@@ -5,12 +5,13 @@ import os
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import islice
 from pathlib import Path
 
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.core.mail import send_mass_mail
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
@@ -486,33 +487,29 @@ def _scan(location: Path):
             }
 
 
-def _datafile(dataset_id: int, item: dict) -> Datafile:
+def _datafile_row(item: dict) -> tuple:
+    """(path, size, checksum, modified) of a file as given or found on disk."""
     modified = item.get("modified")
     if isinstance(modified, str):
         modified = datetime.fromisoformat(modified)
-    return Datafile(
-        dataset_id=dataset_id,
-        path=os.path.normpath(item["path"]),
-        size=int(item.get("size") or 0),
-        checksum=item.get("checksum") or "",
-        modified=modified,
-    )
+    if modified is not None and timezone.is_naive(modified):
+        modified = timezone.make_aware(modified)  # as Django would store it
+    return os.path.normpath(item["path"]), int(item.get("size") or 0), item.get("checksum") or "", modified
 
 
 def datafiles_register(*, dataset_id: int, files: list | None = None) -> Dataset | None:
-    """Bulk-insert the dataset's files (given, or found on disk), then update counts and size."""
+    """Bulk-insert the dataset's files (given, or found on disk), then update counts and size.
+    A file already registered gets the new size, checksum and modification time."""
     with transaction.atomic():
         dataset = Dataset.objects.select_for_update().filter(pk=dataset_id).first()
         if dataset is None:
             return None
-        items = files if files is not None else _scan(Path(dataset.location))
-        batch = []
-        for item in items:
-            batch.append(_datafile(dataset.pk, item))
-            if len(batch) >= FILE_BATCH:
-                _insert_datafiles(batch)
-                batch = []
-        _insert_datafiles(batch)
+        rows = map(_datafile_row, files if files is not None else _scan(Path(dataset.location)))
+        if connection.vendor == "postgresql":
+            _copy_datafiles(dataset.pk, rows)
+        else:
+            for batch in iter(lambda: list(islice(rows, FILE_BATCH)), []):
+                _insert_datafiles(dataset.pk, batch)
         totals = Datafile.objects.filter(dataset_id=dataset.pk).aggregate(count=Count("id"), size=Sum("size"))
         dataset.file_count = totals["count"] or 0
         dataset.size = totals["size"] or 0
@@ -521,11 +518,39 @@ def datafiles_register(*, dataset_id: int, files: list | None = None) -> Dataset
     return dataset
 
 
-def _insert_datafiles(batch: list[Datafile]) -> None:
-    if batch:
-        Datafile.objects.bulk_create(
-            batch,
-            update_conflicts=True,
-            unique_fields=["dataset", "path"],
-            update_fields=["size", "checksum", "modified"],
+def _copy_datafiles(dataset_id: int, rows) -> None:
+    """PostgreSQL: COPY into a temporary table, then one upsert; about twice bulk_create's rate,
+    which builds a model instance per file."""
+    table = Datafile._meta.db_table
+    with connection.cursor() as cursor:
+        # Dropped at the end, not ON COMMIT: a caller's transaction may register several datasets.
+        cursor.execute(
+            "CREATE TEMPORARY TABLE datafile_upload"
+            " (n serial, path varchar(1024), size bigint, checksum varchar(128), modified timestamptz)"
         )
+        with cursor.copy("COPY datafile_upload (path, size, checksum, modified) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        # DISTINCT ON: a path listed twice is stored once, as its last listing says.
+        cursor.execute(
+            f"INSERT INTO {table} (dataset_id, path, size, checksum, modified)"
+            " SELECT DISTINCT ON (path) %s, path, size, checksum, modified FROM datafile_upload"
+            " ORDER BY path, n DESC"
+            " ON CONFLICT (dataset_id, path) DO UPDATE"
+            " SET size = EXCLUDED.size, checksum = EXCLUDED.checksum, modified = EXCLUDED.modified",
+            [dataset_id],
+        )
+        cursor.execute("DROP TABLE datafile_upload")
+
+
+def _insert_datafiles(dataset_id: int, batch: list[tuple]) -> None:
+    Datafile.objects.bulk_create(
+        [
+            Datafile(dataset_id=dataset_id, path=path, size=size, checksum=checksum, modified=modified)
+            # A path listed twice is stored once, as its last listing says.
+            for path, size, checksum, modified in {row[0]: row for row in batch}.values()
+        ],
+        update_conflicts=True,
+        unique_fields=["dataset", "path"],
+        update_fields=["size", "checksum", "modified"],
+    )

@@ -4,7 +4,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from catalogue import services
@@ -435,11 +435,38 @@ def test_registering_again_adds_no_duplicates_and_updates_sizes(stored, data_roo
     assert Datafile.objects.get(dataset=stored, path="a.h5").size == 15
 
 
-def test_register_in_batches(stored, monkeypatch):
+@pytest.fixture(params=["copy", "bulk_create"])
+def register_path(request, monkeypatch):
+    """PostgreSQL's COPY path, and the portable bulk_create one (SQLite) on the same database."""
+    if request.param == "bulk_create":
+        monkeypatch.setattr(connection, "vendor", "sqlite")
+    return request.param
+
+
+def test_register_in_batches(stored, monkeypatch, register_path):
     monkeypatch.setattr(services, "FILE_BATCH", 3)
     files = [{"path": f"img_{i:04}.cbf", "size": i} for i in range(10)]
     dataset = datafiles_register(dataset_id=stored.pk, files=files)
     assert (dataset.file_count, dataset.size) == (10, sum(range(10)))
+    files[4] = {"path": "img_0004.cbf", "size": 40, "checksum": "md5:4", "modified": "2024-03-01T10:00:00+00:00"}
+    dataset = datafiles_register(dataset_id=stored.pk, files=files)
+    assert (dataset.file_count, dataset.size) == (10, sum(range(10)) + 36)
+    changed = Datafile.objects.get(dataset=stored, path="img_0004.cbf")
+    assert (changed.checksum, changed.modified.isoformat()) == ("md5:4", "2024-03-01T10:00:00+00:00")
+
+
+def test_a_file_listed_twice_is_stored_once_as_last_listed(stored, register_path):
+    files = [{"path": "a.cbf", "size": 1}, {"path": "./a.cbf", "size": 2}]
+    dataset = datafiles_register(dataset_id=stored.pk, files=files)
+    assert (dataset.file_count, dataset.size) == (1, 2)
+
+
+def test_several_registrations_in_one_transaction(world, actor, data_root, stored):
+    other, _ = dataset_store(actor=actor, request=store_request(data_root, location="mx1/scan2"))
+    with transaction.atomic():
+        datafiles_register(dataset_id=stored.pk, files=[{"path": "a.cbf", "size": 1}])
+        datafiles_register(dataset_id=other.pk, files=[{"path": "a.cbf", "size": 2}])
+    assert sorted(Datafile.objects.values_list("dataset_id", "size")) == [(stored.pk, 1), (other.pk, 2)]
 
 
 def test_an_empty_or_missing_folder_registers_nothing_but_completes(stored):
