@@ -85,7 +85,13 @@ def dataset_facets(actor: Actor) -> dict[str, list[dict]]:
     return {key: list(rows.annotate(count=Count("id")).order_by("value")) for key, rows in facets.items()}
 
 
-def run(*, repeat: int) -> dict:
+ITEMS = ("1", "2", "3", "4", "5", "6", "7")
+
+
+def run(*, repeat: int, only: tuple[str, ...] = ITEMS) -> dict:
+    """Every item, or only those numbered in `only` (6 also measures 3 and 5: its ratios need them)."""
+    if "6" in only:
+        only = (*only, "3", "5")
     users = {u.username: u for u in get_user_model().objects.filter(username__in=[BENCH_USER, BENCH_ADMIN])}
     # The bench investigation has the most datasets; the big dataset the most files.
     investigation = Investigation.objects.annotate(n=Count("datasets")).order_by("-n").first()
@@ -121,30 +127,36 @@ def run(*, repeat: int) -> dict:
             lambda user: lambda: dataset_facets(Actor(user=user)),
         ),
     }
-    results = {
-        "2_datafile_registration": _registration(investigation, repeat),
-    }
+    lists = {key: item for key, item in lists.items() if key[0] in only}
+    results = {}
+    if "2" in only:
+        results["2_datafile_registration"] = _registration(investigation, repeat)
     for key, (title, target, fetch) in lists.items():
         results[key] = _measure(title, target, fetch(admin), repeat)
-    for page in (1, deep):
-        result = results[f"3_investigation_page_{1 if page == 1 else DEEP_PAGE}"]
-        raw = _measure("", "", lambda page=page: _raw_page(investigation.pk, page), repeat)
-        result.ratio, result.ratio_to = result.median / raw.median, f"raw SQL, {raw.median:.2f} ms"
-    results["4_dataset_page"] = _measure(
-        f"Dataset page, {big.file_count:,} files", "<= 100 ms", _get(clients[admin], big.get_absolute_url()), repeat
-    )
-    for key, (title, _, fetch) in lists.items():
-        result = _measure(f"{title}, as {BENCH_USER}", "<= 1.5x the admin's", fetch(person), repeat)
-        result.ratio, result.ratio_to = result.median / results[key].median, BENCH_ADMIN
-        results[f"6_{key[2:]}_user"] = result
-    with _servers() as (url, worker):
-        for count in INGESTION_CLIENTS:
-            key = f"1_ingestion_api_{count}_client{'s' if count > 1 else ''}"
-            if worker:
-                results[key] = _ingestion(url, Path(worker), investigation, count, repeat)
-            else:
-                results[key] = Result(_ingestion_title(count), ">= 100 datasets/s", "datasets/s", note=NOT_MEASURED)
-        results["7_dataset_list_api_50_clients"] = _concurrent_api(url, clients[admin], repeat)
+    if "3" in only:
+        for page in (1, deep):
+            result = results[f"3_investigation_page_{1 if page == 1 else DEEP_PAGE}"]
+            raw = _measure("", "", lambda page=page: _raw_page(investigation.pk, page), repeat)
+            result.ratio, result.ratio_to = result.median / raw.median, f"raw SQL, {raw.median:.2f} ms"
+    if "4" in only:
+        results["4_dataset_page"] = _measure(
+            f"Dataset page, {big.file_count:,} files", "<= 100 ms", _get(clients[admin], big.get_absolute_url()), repeat
+        )
+    if "6" in only:
+        for key, (title, _, fetch) in lists.items():
+            result = _measure(f"{title}, as {BENCH_USER}", "<= 1.5x the admin's", fetch(person), repeat)
+            result.ratio, result.ratio_to = result.median / results[key].median, BENCH_ADMIN
+            results[f"6_{key[2:]}_user"] = result
+    if "1" in only or "7" in only:
+        with _servers() as (url, worker):
+            for count in INGESTION_CLIENTS if "1" in only else ():
+                key = f"1_ingestion_api_{count}_client{'s' if count > 1 else ''}"
+                if worker:
+                    results[key] = _ingestion(url, Path(worker), investigation, count, repeat)
+                else:
+                    results[key] = Result(_ingestion_title(count), ">= 100 datasets/s", "datasets/s", note=NOT_MEASURED)
+            if "7" in only:
+                results["7_dataset_list_api_50_clients"] = _concurrent_api(url, clients[admin], repeat)
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "cpus": os.cpu_count(),

@@ -393,8 +393,9 @@ def _warnings(broken: dict, sent: dict, inputs: list[Dataset]) -> list[dict]:
     return warnings
 
 
-def _write_parameter_values(dataset: Dataset, values: dict, types: dict[str, ParameterType]) -> None:
-    ParameterValue.objects.filter(dataset=dataset).delete()
+def _write_parameter_values(dataset: Dataset, values: dict, types: dict[str, ParameterType], created: bool) -> None:
+    if not created:  # a new dataset has none yet
+        ParameterValue.objects.filter(dataset=dataset).delete()
     rows = []
     for name, value in values.items():
         parameter_type = types[name]
@@ -444,10 +445,12 @@ def dataset_store(*, actor: Actor, request: DatasetRequest) -> tuple[Dataset, bo
         dataset, created = _upsert_dataset(location, fields)
         types = resolved["parameters"].types
         searchable = {name: value for name, value in resolved["parameters"].values.items() if types[name].searchable}
-        _write_parameter_values(dataset, searchable, types)
+        _write_parameter_values(dataset, searchable, types, created)
         dataset.inputs.set(resolved["inputs"])
         files = request.files
-        transaction.on_commit(lambda: register_datafiles.delay(dataset.pk, files))
+        # argsrepr: Celery would otherwise build a repr of every file for the message headers.
+        argsrepr = f"({dataset.pk}, {'None' if files is None else f'<{len(files)} files>'})"
+        transaction.on_commit(lambda: register_datafiles.apply_async((dataset.pk, files), argsrepr=argsrepr))
     return dataset, created
 
 

@@ -48,8 +48,9 @@ class DatasetSerializer(serializers.ModelSerializer):
     investigation = serializers.SerializerMethodField()
     sample = serializers.SlugRelatedField(slug_field="name", read_only=True)
     definition = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    inputs = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
-    outputs = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    # Set by DatasetViewSet: only the links the caller may read.
+    inputs = serializers.ListField(child=serializers.IntegerField(), source="link_inputs", read_only=True)
+    outputs = serializers.ListField(child=serializers.IntegerField(), source="link_outputs", read_only=True)
 
     class Meta:
         model = Dataset

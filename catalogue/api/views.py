@@ -1,4 +1,3 @@
-from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -47,11 +46,32 @@ class DatasetViewSet(ActorMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModel
     filterset_class = DatasetFilterSet
 
     def get_queryset(self):
-        # Inputs and outputs the caller may not read stay hidden, as in the portal.
-        ids_only = Dataset.objects.filter(access.investigation_q(self.actor, "investigation__")).only("id")
-        return selectors.dataset_list(self.actor).prefetch_related(
-            Prefetch("inputs", queryset=ids_only), Prefetch("outputs", queryset=ids_only)
-        )
+        # Only what DatasetSerializer reads: no portal annotations, no instrument or technique rows.
+        return selectors.dataset_list(self.actor, portal=False)
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        return page if page is None else self._with_links(page)
+
+    def get_object(self):
+        return self._with_links([super().get_object()])[0]
+
+    def _with_links(self, datasets: list[Dataset]) -> list[Dataset]:
+        """Set link_inputs and link_outputs: the ids of the inputs and outputs the caller may read
+        (the others stay hidden, as in the portal). Two queries of ids for the whole page, where a
+        prefetch built a related manager per dataset and a model instance per link."""
+        datasets = list(datasets)
+        ids = [d.pk for d in datasets]
+        visible = Dataset.objects.filter(access.investigation_q(self.actor, "investigation__"))
+        inputs: dict[int, list[int]] = {pk: [] for pk in ids}
+        outputs: dict[int, list[int]] = {pk: [] for pk in ids}
+        for dataset_id, input_id in visible.filter(outputs__in=ids).values_list("outputs", "pk"):
+            inputs[dataset_id].append(input_id)
+        for dataset_id, output_id in visible.filter(inputs__in=ids).values_list("inputs", "pk"):
+            outputs[dataset_id].append(output_id)
+        for dataset in datasets:
+            dataset.link_inputs, dataset.link_outputs = inputs[dataset.pk], outputs[dataset.pk]
+        return datasets
 
     @extend_schema(
         request=serializers.DatasetStoreSerializer,
@@ -75,7 +95,7 @@ class DatasetViewSet(ActorMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModel
             dataset, created = services.dataset_store(actor=actor, request=services.DatasetRequest(**data))
         except services.IngestionError as exc:
             raise ValidationError(exc.errors) from exc
-        dataset = self.get_queryset().get(pk=dataset.pk)
+        dataset = self._with_links([self.get_queryset().get(pk=dataset.pk)])[0]
         body = self.get_serializer(dataset).data
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from catalogue.benchmarks import BenchmarkError, run
+from catalogue.benchmarks import ITEMS, BenchmarkError, run
 
 
 class Command(BaseCommand):
@@ -16,15 +16,22 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--repeat", type=int, default=5, help="Timed runs per item (after one warm-up)")
         parser.add_argument("--json", dest="json_path", help="Also write the results to this file")
+        parser.add_argument(
+            "--only",
+            help="Comma-separated item numbers to run, e.g. 1,7 (default: all; 6 also runs 3 and 5)",
+        )
 
-    def handle(self, *args, repeat, json_path, **options):
+    def handle(self, *args, repeat, json_path, only, **options):
         if repeat < 1:
             raise CommandError("--repeat must be at least 1")
+        items = tuple(item.strip() for item in only.split(",")) if only else ITEMS
+        if unknown := set(items) - set(ITEMS):
+            raise CommandError(f"--only: no item {', '.join(sorted(unknown))}; the items are {', '.join(ITEMS)}")
         try:
-            report = run(repeat=repeat)
+            report = run(repeat=repeat, only=items)
         except BenchmarkError as exc:
             raise CommandError(f"Benchmark failed: {exc}") from exc
-        report["command"] = f"manage.py benchmark --repeat {repeat}"
+        report["command"] = f"manage.py benchmark --repeat {repeat}" + (f" --only {only}" if only else "")
         catalogue = ", ".join(f"{count:,} {name}" for name, count in report["catalogue"].items())
         self.stdout.write(f"Catalogue: {catalogue}; {report['cpus']} CPUs; {repeat} runs per item.\n")
         self.stdout.write(f"{'item':<34}{'median':>12}{'p95':>12} {'unit':<11}{'queries':>8}  {'ratio':<32}target")
