@@ -55,10 +55,6 @@ def investigation_q(actor: Actor, prefix: str = "") -> Q:
     return q
 
 
-def can_read_investigation(actor: Actor, investigation: Investigation) -> bool:
-    return Investigation.objects.filter(investigation_q(actor), pk=investigation.pk).exists()
-
-
 def can_write_investigation(actor: Actor, investigation: Investigation) -> bool:
     """Ingestion: a key writes on its instrument; staff everywhere; scientists on their instruments."""
     if actor.api_key is not None:
@@ -72,9 +68,7 @@ def can_write_investigation(actor: Actor, investigation: Investigation) -> bool:
 
 def can_ingest(actor: Actor) -> bool:
     """Whether the actor may call the ingestion API at all."""
-    if actor.api_key is not None or actor.is_admin:
-        return True
-    return actor.is_person and InstrumentScientist.objects.filter(user=actor.user).exists()
+    return actor.api_key is not None or is_beamline_staff(actor)
 
 
 def is_beamline_staff(actor: Actor) -> bool:

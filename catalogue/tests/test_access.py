@@ -10,7 +10,7 @@ from django.http import Http404
 from rest_framework.test import APIClient
 
 from catalogue import selectors
-from catalogue.access import Actor, can_ingest, can_read_investigation, can_write_investigation
+from catalogue.access import Actor, can_ingest, can_write_investigation
 from catalogue.models import Datafile, Dataset
 
 from .conftest import DATASETS_URL, key_client, make_dataset, make_sample, user_client
@@ -225,12 +225,6 @@ def test_selector_get(world, people, role, data, kind):
     else:
         with pytest.raises(Http404):
             SELECTOR_GETS[kind](actor, target.pk)
-
-
-@pytest.mark.parametrize("data", DATA)
-@pytest.mark.parametrize("role", ROLES)
-def test_can_read_investigation(world, people, role, data):
-    assert can_read_investigation(actor_for(role, people), world[data]["investigation"]) is visible(role, data)
 
 
 @pytest.mark.parametrize("data", DATA)
