@@ -28,22 +28,22 @@ from celery import current_app
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
-from django.db.models import Count, F
-from django.db.models.functions import ExtractYear
+from django.db.models import Count
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from config import gunicorn as gunicorn_config
 from techniques.models import DatasetDefinition, ParameterType
 
 from . import services
-from .access import Actor, investigation_q
 from .models import Datafile, Dataset, Investigation
 from .synthetic import BENCH_ADMIN, BENCH_USER
 from .views import DATASETS_PER_PAGE
 
 REGISTRATION_FILES = 10_000  # rows registered per run of (2)
 SEARCH_URL = "/api/v1/datasets/?parameter=MX_resolution&parameter_max=1.5"
+FACETS_URL = "/api/v1/datasets/facets/"
 DEEP_PAGE = 100  # of (3); an investigation with fewer pages gives its last one
 NOT_MEASURED = "not yet measured"
 CONCURRENT_CLIENTS = 50
@@ -53,7 +53,7 @@ INGESTION_PARAMETERS = 60
 INGESTION_FILES = 100
 INGESTION_DEFINITION = "MX_OSCILLATION"
 SERVER_START_TIMEOUT = 30  # seconds
-GUNICORN_WORKERS = 2 * (os.cpu_count() or 1) + 1  # gunicorn's own advice
+GUNICORN_WORKERS = gunicorn_config.workers  # the servers run with the production settings
 
 
 class BenchmarkError(Exception):
@@ -72,17 +72,6 @@ class Result:
     ratio_to: str = ""
     throughput: float | None = None  # per second, of the items with concurrent clients
     note: str = ""
-
-
-def dataset_facets(actor: Actor) -> dict[str, list[dict]]:
-    """Datasets per instrument, technique and year, among those the actor may read: three queries."""
-    datasets = Dataset.objects.filter(investigation_q(actor, "investigation__")).order_by()
-    facets = {
-        "instrument": datasets.values(value=F("investigation__instrument__name")),
-        "technique": datasets.values(value=F("definition__technique__code")),
-        "year": datasets.annotate(value=ExtractYear("start_date")).values("value"),
-    }
-    return {key: list(rows.annotate(count=Count("id")).order_by("value")) for key, rows in facets.items()}
 
 
 ITEMS = ("1", "2", "3", "4", "5", "6", "7")
@@ -122,9 +111,9 @@ def run(*, repeat: int, only: tuple[str, ...] = ITEMS) -> dict:
             lambda user: _get(clients[user], SEARCH_URL),
         ),
         "5_facets": (
-            "Facet counts: datasets per instrument, technique and year",
+            "Facet counts: datasets per instrument, technique and year, dataset API",
             "<= 200 ms",
-            lambda user: lambda: dataset_facets(Actor(user=user)),
+            lambda user: _get(clients[user], FACETS_URL),
         ),
     }
     lists = {key: item for key, item in lists.items() if key[0] in only}
@@ -310,7 +299,9 @@ def _api_get(session: requests.Session, url: str) -> None:
 
 @contextmanager
 def _servers():
-    """gunicorn on a free loopback port and, with a broker, a Celery worker, both on this database.
+    """gunicorn on a free loopback port and, with a broker, a Celery worker, both on this database
+    and with the production settings (config/gunicorn.py; the worker's pool and concurrency in
+    config/settings.py).
 
     Yields gunicorn's URL and, when a worker runs, the scratch data root for the locations of (1).
     """
@@ -318,14 +309,14 @@ def _servers():
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
-    # --preload: Django loads once, then the workers fork; they start in a second, not one each.
-    gunicorn = [sys.executable, "-m", "gunicorn", "config.wsgi", "--preload", "-b", f"127.0.0.1:{port}"]
+    gunicorn = [sys.executable, "-m", "gunicorn", "-c", "python:config.gunicorn", "config.wsgi"]
+    gunicorn += ["-b", f"127.0.0.1:{port}"]
     name = f"benchmark-{uuid.uuid4().hex[:8]}@localhost"
-    worker = [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "solo", "-n", name]
+    worker = [sys.executable, "-m", "celery", "-A", "config", "worker", "-n", name]
     worker += ["--without-heartbeat", "--without-mingle", "--without-gossip", "--loglevel=WARNING"]
     with tempfile.TemporaryDirectory() as data_root:
         env = {"DATA_ROOTS": data_root}
-        with _process([*gunicorn, "-w", str(GUNICORN_WORKERS)], env, lambda: _answers(url)):
+        with _process(gunicorn, env, lambda: _answers(url)):
             if settings.CELERY_TASK_ALWAYS_EAGER:  # no broker: the tasks would run in gunicorn
                 yield url, None
                 return

@@ -1,8 +1,11 @@
 """One FilterSet per model, shared by the portal pages and the API."""
 
+from datetime import datetime
+
 import django_filters
 from django import forms
 from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
@@ -17,6 +20,22 @@ DATE = forms.DateInput(attrs={"type": "date"})
 @extend_schema_field(OpenApiTypes.STR)
 class ParameterNameFilter(django_filters.ModelChoiceFilter):
     """A vocabulary parameter, by name."""
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class YearFilter(django_filters.Filter):
+    """The year of the start date in settings.TIME_ZONE, as the facets count it (tallies.year_of);
+    a range on start_date, which its indexes serve."""
+
+    field_class = forms.IntegerField
+
+    def filter(self, qs, value):
+        if value is None:
+            return qs
+        zone = timezone.get_default_timezone()
+        return qs.filter(
+            start_date__gte=datetime(value, 1, 1, tzinfo=zone), start_date__lt=datetime(value + 1, 1, 1, tzinfo=zone)
+        )
 
 
 class InvestigationFilterSet(django_filters.FilterSet):
@@ -82,6 +101,7 @@ class DatasetFilterSet(django_filters.FilterSet):
     technique = django_filters.CharFilter(field_name="definition__technique__code", label="Technique")
     start_after = django_filters.IsoDateTimeFilter(field_name="start_date", lookup_expr="gte")
     start_before = django_filters.IsoDateTimeFilter(field_name="start_date", lookup_expr="lte")
+    year = YearFilter(label="Start year", min_value=1, max_value=9998)
     parameter = ParameterNameFilter(
         queryset=ParameterType.objects.all(), to_field_name="name", method="filter_parameter"
     )

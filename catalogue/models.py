@@ -1,10 +1,12 @@
 """The technique-agnostic catalogue (ICAT's dataset-oriented model)."""
 
 from django.conf import settings
-from django.db import models
-from django.urls import reverse
+from django.db import models, transaction
+from django.db.models.functions import Coalesce
 
 from techniques.models import DatasetDefinition, ParameterType
+
+from .routes import pk_url
 
 
 class Instrument(models.Model):
@@ -60,7 +62,7 @@ class Investigation(models.Model):
         return f"{self.name} {self.visit_id}"
 
     def get_absolute_url(self):
-        return reverse("investigation-detail", args=[self.pk])
+        return pk_url("investigation-detail", self.pk)
 
 
 class InvestigationUser(models.Model):
@@ -110,7 +112,7 @@ class Sample(models.Model):
         return self.name
 
     def get_absolute_url(self):
-        return reverse("sample-detail", args=[self.pk])
+        return pk_url("sample-detail", self.pk)
 
 
 class Dataset(models.Model):
@@ -123,14 +125,18 @@ class Dataset(models.Model):
         ARCHIVED = "archived"
         RESTORING = "restoring"
 
-    investigation = models.ForeignKey(Investigation, on_delete=models.PROTECT, related_name="datasets")
-    sample = models.ForeignKey(Sample, null=True, blank=True, on_delete=models.PROTECT, related_name="datasets")
+    # No index of their own on investigation, sample and definition: the dataset_by_* indexes below
+    # lead with them, and every index is one more write per ingested dataset.
+    investigation = models.ForeignKey(Investigation, on_delete=models.PROTECT, related_name="datasets", db_index=False)
+    sample = models.ForeignKey(
+        Sample, null=True, blank=True, on_delete=models.PROTECT, related_name="datasets", db_index=False
+    )
     name = models.CharField(max_length=255)
     # The folder is the dataset's identity: storing the same location again updates it.
     location = models.CharField(max_length=1024, unique=True)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.RAW)
     definition = models.ForeignKey(
-        DatasetDefinition, null=True, blank=True, on_delete=models.PROTECT, related_name="datasets"
+        DatasetDefinition, null=True, blank=True, on_delete=models.PROTECT, related_name="datasets", db_index=False
     )
     start_date = models.DateTimeField(null=True, blank=True)
     end_date = models.DateTimeField(null=True, blank=True)
@@ -156,27 +162,69 @@ class Dataset(models.Model):
             models.Index(fields=["sample", "-start_date"], name="dataset_by_sample"),
             models.Index(fields=["definition", "-start_date"], name="dataset_by_definition"),
             models.Index(fields=["-start_date", "-id"], name="dataset_recent"),
+            # The investigation of a dataset id without reading its row: a search's count probes one
+            # per match to apply the access policy (with a hash of every match instead, 3x slower).
+            models.Index(fields=["id", "investigation"], name="dataset_id_investigation"),
         ]
 
     def __str__(self):
         return self.name
 
+    def save(self, *args, **kwargs):
+        # One transaction with its tally, which catalogue/tallies.py moves on pre_save and post_save.
+        with transaction.atomic(savepoint=False):
+            super().save(*args, **kwargs)
+
     def get_absolute_url(self):
-        return reverse("dataset-detail", args=[self.pk])
+        return pk_url("dataset-detail", self.pk)
+
+
+class DatasetTally(models.Model):
+    """How many datasets an investigation holds per definition and year of their start date (in
+    settings.TIME_ZONE). catalogue/tallies.py keeps it exact on every save and delete of a dataset;
+    the facet counts sum it over the investigations a reader may see, so that the access policy is
+    applied to investigations rather than to every dataset."""
+
+    # No index of its own: the key's unique index starts with it.
+    investigation = models.ForeignKey(
+        Investigation, on_delete=models.CASCADE, db_index=False, related_name="dataset_tallies"
+    )
+    definition = models.ForeignKey(
+        DatasetDefinition, null=True, blank=True, on_delete=models.CASCADE, related_name="dataset_tallies"
+    )
+    year = models.SmallIntegerField(null=True, blank=True, help_text="Of the start date; empty: no start date")
+    datasets = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            # No definition and no start date are values of the key too: COALESCE makes two NULLs
+            # collide, on SQLite and PostgreSQL alike (years and ids are never 0).
+            models.UniqueConstraint(
+                "investigation",
+                Coalesce("definition", 0, output_field=models.BigIntegerField()),
+                Coalesce("year", 0, output_field=models.SmallIntegerField()),
+                name="dataset_tally_key",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.investigation_id}/{self.definition_id}/{self.year}: {self.datasets}"
 
 
 class ParameterValue(models.Model):
     """Narrow, typed copy of a dataset's parameters for range filters and facets."""
 
-    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="parameter_values")
-    parameter_type = models.ForeignKey(ParameterType, on_delete=models.PROTECT, related_name="values")
+    # Indexed by the unique constraint (dataset first) and parameter_value_range (parameter type first).
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="parameter_values", db_index=False)
+    parameter_type = models.ForeignKey(ParameterType, on_delete=models.PROTECT, related_name="values", db_index=False)
     numeric_value = models.FloatField(null=True, blank=True)
     text_value = models.CharField(max_length=1024, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["dataset", "parameter_type"], name="parameter_value_unique")]
         indexes = [
-            models.Index(fields=["parameter_type", "numeric_value"], name="parameter_value_numeric"),
+            # With the dataset: a range search counts its matches from the index alone.
+            models.Index(fields=["parameter_type", "numeric_value", "dataset"], name="parameter_value_range"),
             models.Index(fields=["parameter_type", "text_value"], name="parameter_value_text"),
         ]
 
@@ -185,7 +233,8 @@ class ParameterValue(models.Model):
 
 
 class Datafile(models.Model):
-    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="datafiles")
+    # Indexed by datafile_unique_path, which leads with it.
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="datafiles", db_index=False)
     # Relative to the dataset's location.
     path = models.CharField(max_length=1024)
     size = models.PositiveBigIntegerField(default=0)

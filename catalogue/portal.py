@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from functools import reduce
 
 from django.db.models import Case, Q, QuerySet, Value, When
+from django.http import QueryDict
 
 from techniques.loading import result_cell
 from techniques.models import ParameterType, Technique
@@ -187,6 +188,37 @@ def investigation_members(investigation: Investigation) -> QuerySet[Investigatio
         .select_related("user")
         .order_by(role_order, "user__last_name", "user__first_name", "user__username")
     )
+
+
+FACET_LABELS = {"instrument": "Instrument", "technique": "Technique", "year": "Start year"}
+# What a facet value None stands for (no filter selects it, so it links nowhere).
+FACET_NONE = {"technique": "No definition", "year": "No start date"}
+
+
+def facet_sidebar(query: QueryDict, facets: dict[str, list[dict]], technique_names: dict[str, str]) -> list[dict]:
+    """The facets of the search page (selectors.dataset_facets): each value links to the search
+    narrowed to it, the value already chosen links back to the search without it."""
+    sections = []
+    for facet, counts in facets.items():
+        chosen = query.get(facet, "")
+        entries = []
+        for entry in counts:
+            value, active, url = entry["value"], str(entry["value"]) == chosen, None
+            if value is not None:
+                narrowed = query.copy()
+                narrowed.pop("page", None)
+                if active:
+                    del narrowed[facet]
+                else:
+                    narrowed[facet] = value
+                url = f"?{narrowed.urlencode()}"
+            if value is None:
+                label = FACET_NONE[facet]
+            else:
+                label = technique_names.get(value, value) if facet == "technique" else value
+            entries.append({"label": label, "count": entry["count"], "url": url, "active": active})
+        sections.append({"key": facet, "label": FACET_LABELS[facet], "entries": entries})
+    return sections
 
 
 def search_choices() -> dict:

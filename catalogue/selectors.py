@@ -1,12 +1,15 @@
 """Reads: querysets already filtered by the access policy. Each list is one query."""
 
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from collections import Counter
+
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
 from .access import Actor, investigation_q
-from .models import AuditEntry, Datafile, Dataset, Instrument, Investigation, InvestigationUser, Sample
+from .models import AuditEntry, Datafile, Dataset, DatasetTally, Instrument, Investigation, InvestigationUser, Sample
+from .tallies import year_expression
 
 
 def instrument_list() -> QuerySet[Instrument]:
@@ -101,12 +104,19 @@ def sample_get(actor: Actor, pk: int) -> Sample:
     return sample
 
 
+DATASET_FIELDS = [field.name for field in Dataset._meta.concrete_fields]
+# Of the related rows the API shows names only: a definition row carries its rules and views as JSON.
+API_RELATED_FIELDS = ["investigation__name", "investigation__visit_id", "sample__name", "definition__code"]
+
+
 def dataset_list(actor: Actor, portal: bool = True) -> QuerySet[Dataset]:
     """portal=False: without output_count, and with only the investigation, sample and definition
     rows (what the API shows), for a cheaper page query."""
     if not portal:
-        return Dataset.objects.filter(investigation_q(actor, "investigation__")).select_related(
-            "investigation", "sample", "definition"
+        return (
+            Dataset.objects.filter(investigation_q(actor, "investigation__"))
+            .select_related("investigation", "sample", "definition")
+            .only(*DATASET_FIELDS, *API_RELATED_FIELDS)
         )
     # Only outputs the actor may see count: a released raw dataset must not reveal embargoed processing.
     outputs = (
@@ -139,6 +149,70 @@ def dataset_related(actor: Actor, dataset: Dataset) -> tuple[list[Dataset], list
     inputs = list(visible.filter(outputs=dataset).order_by("start_date", "id"))
     outputs = list(visible.filter(inputs=dataset).order_by("start_date", "id"))
     return inputs, outputs
+
+
+# The dataset search's filters that the tallies answer, as lookups on DatasetTally.
+TALLIED_FILTERS = {
+    "investigation": "investigation_id",
+    "instrument": "investigation__instrument__name",
+    "definition": "definition",
+    "technique": "definition__technique__code",
+    "year": "year",
+}
+FACETS = ("instrument", "technique", "year")
+
+
+def _given(filters: dict | None) -> dict:
+    return {name: value for name, value in (filters or {}).items() if value is not None and value != ""}
+
+
+def facets_are_tallied(filters: dict | None) -> bool:
+    """Whether dataset_facets answers these filters from the tallies, without counting datasets."""
+    return _given(filters).keys() <= TALLIED_FILTERS.keys()
+
+
+def dataset_facets(
+    actor: Actor, filters: dict | None = None, datasets: QuerySet[Dataset] | None = None
+) -> dict[str, list[dict]]:
+    """How many datasets the actor may read per instrument, technique and start year, among those
+    that match the filters (a DatasetFilterSet's cleaned data): {facet: [{"value", "count"}]}.
+
+    Filters by investigation, instrument, definition, technique and year are answered from the
+    tallies, summed over the visible investigations (one query). Any other filter needs `datasets`,
+    the matching ones (already access-filtered), which are then counted: one GROUP BY over them."""
+    given = _given(filters)
+    if facets_are_tallied(filters):
+        rows = (
+            DatasetTally.objects.filter(investigation_q(actor, "investigation__"))
+            .filter(**{TALLIED_FILTERS[name]: value for name, value in given.items()})
+            .values("year", instrument=F("investigation__instrument__name"), technique=F("definition__technique__code"))
+            .annotate(count=Sum("datasets"))
+        )
+    else:
+        rows = (
+            datasets.order_by()
+            .values(
+                instrument=F("investigation__instrument__name"),
+                technique=F("definition__technique__code"),
+                year=year_expression(),
+            )
+            .annotate(count=Count("id"))
+        )
+    counts = {facet: Counter() for facet in FACETS}
+    for row in rows:
+        for facet, counter in counts.items():
+            counter[row[facet]] += row["count"]
+    return {
+        facet: [{"value": value, "count": n} for value, n in sorted(counter.items(), key=_facet_order(facet)) if n]
+        for facet, counter in counts.items()
+    }
+
+
+def _facet_order(facet: str):
+    """By name, the latest year first; None (no definition, no start date) last."""
+    if facet == "year":
+        return lambda item: (item[0] is None, -(item[0] or 0))
+    return lambda item: (item[0] is None, item[0] or "")
 
 
 def datafile_list(actor: Actor) -> QuerySet[Datafile]:

@@ -22,6 +22,7 @@ from techniques.models import DatasetDefinition, ParameterType, Technique
 from .models import (
     Datafile,
     Dataset,
+    DatasetTally,
     Instrument,
     InstrumentScientist,
     Investigation,
@@ -30,6 +31,7 @@ from .models import (
     Sample,
 )
 from .services import default_release_date
+from .tallies import recount
 
 BENCH_USER = "bench-user"  # a participant of many investigations (3,000 at the large scale)
 BENCH_ADMIN = "bench-admin"  # a facility admin
@@ -122,6 +124,7 @@ class Writer:
         self.participants(investigations, users, bench_user)
         samples = self.samples(investigations)
         self.datasets(investigations, samples)
+        self.tallies()
 
     # --- People, instruments, investigations ---------------------------------------------------
 
@@ -324,6 +327,11 @@ class Writer:
         self._copy(
             Datafile, ["id", "dataset_id", "path", "size", "checksum", "modified"], _datafile_rows(datasets, first)
         )
+
+    def tallies(self) -> None:
+        """COPY bypasses the tallies' signals: count them once every dataset is in, in one INSERT ... SELECT."""
+        started = time.perf_counter()
+        self.stats.add(DatasetTally._meta.db_table, recount().tallies, time.perf_counter() - started)
 
     # --- COPY ---------------------------------------------------------------------------------
 

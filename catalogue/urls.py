@@ -16,7 +16,5 @@ urlpatterns = [
     path("embargoed/", views.embargoed_list, name="embargoed-list"),
     path("beamlines/<str:name>/", views.beamline_detail, name="beamline-detail"),
     path("beamlines/<str:name>/calendar.ics", views.beamline_calendar, name="beamline-calendar"),
-    path(
-        "investigations/<int:pk>/release-date/", views.investigation_release_date, name="investigation-release-date"
-    ),
+    path("investigations/<int:pk>/release-date/", views.investigation_release_date, name="investigation-release-date"),
 ]

@@ -16,9 +16,11 @@ from .access import Actor, actor_for, can_change_release_date, is_beamline_staff
 from .filtersets import DatafileFilterSet, DatasetFilterSet, DatasetTableFilterSet, InvestigationFilterSet
 from .forms import ReleaseDateForm
 from .models import Investigation
+from .pagination import CappedPaginator, DeferredJoinPaginator
 from .portal import (
     dataset_page,
     dataset_summary,
+    facet_sidebar,
     investigation_members,
     is_gallery_file,
     parameter_rows,
@@ -32,8 +34,8 @@ FILES_PER_PAGE = 50
 ROWS_PER_PAGE = 50
 
 
-def _page(request, queryset, per_page):
-    return Paginator(queryset, per_page).get_page(request.GET.get("page"))
+def _page(request, queryset, per_page, paginator=Paginator):
+    return paginator(queryset, per_page).get_page(request.GET.get("page"))
 
 
 def home(request):
@@ -86,7 +88,7 @@ def _dataset_table(request, investigation: Investigation) -> dict:
         queryset=selectors.dataset_list(actor_for(request)).filter(investigation=investigation),
         investigation=investigation,
     )
-    page_obj = _page(request, filterset.qs, DATASETS_PER_PAGE)
+    page_obj = _page(request, filterset.qs, DATASETS_PER_PAGE, DeferredJoinPaginator)
     return {
         "investigation": investigation,
         "filterset": filterset,
@@ -162,13 +164,34 @@ def dataset_image(request, pk: int, file_pk: int):
 
 def dataset_list(request):
     """Dataset search: any parameter of the vocabulary, a value or a range in any compatible unit."""
-    filterset = DatasetFilterSet(request.GET or None, queryset=selectors.dataset_list(actor_for(request)))
-    datasets = filterset.qs if not filterset.is_bound or filterset.is_valid() else filterset.queryset.none()
-    page_obj = _page(request, datasets, DATASETS_PER_PAGE)
+    actor = actor_for(request)
+    filterset = DatasetFilterSet(request.GET or None, queryset=selectors.dataset_list(actor))
+    valid = not filterset.is_bound or filterset.is_valid()
+    datasets = filterset.qs if valid else filterset.queryset.none()
+    # The whole catalogue can match: count up to the cap only.
+    page_obj = _page(request, datasets, DATASETS_PER_PAGE, CappedPaginator)
+    choices = search_choices()
+    facets, facets_skipped = [], False
+    if valid:
+        filters = filterset.form.cleaned_data if filterset.is_bound else None
+        # Counting a broad search's matches per facet takes a second at a million datasets: without
+        # tallies for its filters, the sidebar counts only searches that stay under the cap.
+        if selectors.facets_are_tallied(filters) or not page_obj.paginator.capped:
+            counts = selectors.dataset_facets(actor, filters, datasets)
+            facets = facet_sidebar(request.GET, counts, {t.code: t.name for t in choices["techniques"]})
+        else:
+            facets_skipped = True
     return render(
         request,
         "catalogue/dataset_list.html",
-        {"filterset": filterset, "page_obj": page_obj, "columns": table_columns(page_obj), **search_choices()},
+        {
+            "filterset": filterset,
+            "page_obj": page_obj,
+            "columns": table_columns(page_obj),
+            "facets": facets,
+            "facets_skipped": facets_skipped,
+            **choices,
+        },
     )
 
 

@@ -77,6 +77,10 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # The portal's and the API's queries are short and many run at once: parallel workers cost more
+    # to start than they save (a search page's query: 22 ms with two workers, 2.4 ms without).
+    parallel_workers = env.int("DATABASE_PARALLEL_WORKERS", default=0)
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = f"-c max_parallel_workers_per_gather={parallel_workers}"
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
@@ -133,6 +137,16 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Threads, one per CPU by default: the tasks mostly wait on PostgreSQL and the disk, so two of them
+# overlap on one process, without prefork's copy of every message to a child process
+# (docs/benchmarks.md). `celery -A config worker` takes both; -P and -c still override them.
+CELERY_WORKER_POOL = env.str("CELERY_WORKER_POOL", default="threads")
+CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=None)
+# Celery closes a worker's database connections around every task unless told to reuse them, and a
+# new PostgreSQL connection costs more than registering 100 files. Reused for up to this many
+# tasks; config/celery.py still closes one that is broken or older than CONN_MAX_AGE, as Django
+# does around a web request.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Periodic tasks, run by `celery -A config beat`.
 CELERY_BEAT_SCHEDULE = {
@@ -146,6 +160,9 @@ CELERY_BEAT_SCHEDULE = {
 USER_OFFICE_EXPORT = env.str("USER_OFFICE_EXPORT", default="")
 
 # --- API ------------------------------------------------------------------------------------
+# The dataset and file lists count their results up to this number and say when there are more
+# (catalogue/pagination.py).
+COUNT_CAP = env.int("COUNT_CAP", default=1_000)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "catalogue.api.authentication.InstrumentKeyAuthentication",
@@ -153,7 +170,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["catalogue.api.filtering.FilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -77,3 +77,18 @@ class DatasetDefinition(models.Model):
 
     def __str__(self):
         return self.label
+
+
+class VocabularyVersion(models.Model):
+    """One row: a token that changes with every write to the parameter types and definitions.
+
+    Processes cache the vocabulary (techniques.vocabulary) and re-read it when the token differs.
+    The token is written by those writes' post_save and post_delete signals, in their transaction:
+    write the vocabulary through save() and delete() (as sync_definitions and the admin do), never
+    QuerySet.update(), which sends no signal.
+    """
+
+    token = models.UUIDField()
+
+    def __str__(self):
+        return str(self.token)

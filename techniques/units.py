@@ -23,17 +23,27 @@ def parse_unit(expression: str) -> pint.Unit | None:
 
 def convert(value: float, from_unit: str, to_unit: str) -> float:
     """Convert value from from_unit to to_unit; UnitError when they are not compatible."""
+    factor = _factor(from_unit, to_unit)
+    if factor is None:  # units with an offset (degC -> K): pint converts each value
+        return float(registry.Quantity(value, parse_unit(from_unit)).to(parse_unit(to_unit)).magnitude)
+    return float(value) * factor  # what pint computes for these units, without its cost per value
+
+
+@lru_cache(maxsize=512)
+def _factor(from_unit: str, to_unit: str) -> float | None:
+    """The factor from one unit to the other, once per pair; None when the conversion has an offset."""
     source, target = parse_unit(from_unit), parse_unit(to_unit)
     if source == target:
-        return value
+        return 1.0
     if target is None:
         raise UnitError(f"takes no unit, got '{from_unit}'")
     if source is None:
         raise UnitError(f"needs a unit compatible with '{to_unit}'")
     try:
-        return float(registry.Quantity(value, source).to(target).magnitude)
+        zero, one = (float(registry.Quantity(x, source).to(target).magnitude) for x in (0.0, 1.0))
     except pint.errors.DimensionalityError as exc:
         raise UnitError(f"unit '{from_unit}' cannot be converted to '{to_unit}'") from exc
+    return one if zero == 0 else None
 
 
 # Where pint's short form is not what scientists write.

@@ -13,6 +13,7 @@ from django.utils.dateparse import parse_datetime
 
 from .models import DatasetDefinition, ParameterType
 from .units import UnitError, convert, unit_symbol
+from .vocabulary import Vocabulary, current_vocabulary
 
 ValueType = ParameterType.ValueType
 
@@ -71,12 +72,13 @@ _PARSERS = {
 }
 
 
-def validate_parameters(parameters: dict) -> ValidatedParameters:
-    """Each value is a scalar in the vocabulary's unit or {"value": ..., "unit": ...}."""
+def validate_parameters(parameters: dict, vocabulary: Vocabulary | None = None) -> ValidatedParameters:
+    """Each value is a scalar in the vocabulary's unit or {"value": ..., "unit": ...}.
+    vocabulary: the current one unless given."""
     result = ValidatedParameters()
-    vocabulary = {p.name: p for p in ParameterType.objects.filter(name__in=list(parameters))}
+    types = (vocabulary or current_vocabulary()).parameter_types
     for name, sent in parameters.items():
-        parameter_type = vocabulary.get(name)
+        parameter_type = types.get(name)
         if parameter_type is None:
             result.errors[name] = "not in the vocabulary"
             continue

@@ -1,3 +1,4 @@
+from django.db.models import Q
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -7,6 +8,7 @@ from rest_framework.response import Response
 from catalogue import access, selectors, services
 from catalogue.filtersets import DatafileFilterSet, DatasetFilterSet, InvestigationFilterSet, SampleFilterSet
 from catalogue.models import Dataset
+from catalogue.pagination import CappedPageNumberPagination
 
 from . import serializers
 
@@ -44,6 +46,7 @@ class DatasetViewSet(ActorMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModel
 
     serializer_class = serializers.DatasetSerializer
     filterset_class = DatasetFilterSet
+    pagination_class = CappedPageNumberPagination
 
     def get_queryset(self):
         # Only what DatasetSerializer reads: no portal annotations, no instrument or technique rows.
@@ -58,19 +61,24 @@ class DatasetViewSet(ActorMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModel
 
     def _with_links(self, datasets: list[Dataset]) -> list[Dataset]:
         """Set link_inputs and link_outputs: the ids of the inputs and outputs the caller may read
-        (the others stay hidden, as in the portal). Two queries of ids for the whole page, where a
-        prefetch built a related manager per dataset and a model instance per link."""
+        (the others stay hidden, as in the portal), by id. One query of id pairs for the whole page,
+        where a prefetch built a related manager per dataset and a model instance per link."""
         datasets = list(datasets)
         ids = [d.pk for d in datasets]
-        visible = Dataset.objects.filter(access.investigation_q(self.actor, "investigation__"))
         inputs: dict[int, list[int]] = {pk: [] for pk in ids}
         outputs: dict[int, list[int]] = {pk: [] for pk in ids}
-        for dataset_id, input_id in visible.filter(outputs__in=ids).values_list("outputs", "pk"):
-            inputs[dataset_id].append(input_id)
-        for dataset_id, output_id in visible.filter(inputs__in=ids).values_list("inputs", "pk"):
-            outputs[dataset_id].append(output_id)
+        # A link row is (output "from", input "to"): keep it when the end off this page is readable.
+        links = Dataset.inputs.through.objects.filter(
+            Q(from_dataset_id__in=ids) & access.investigation_q(self.actor, "to_dataset__investigation__")
+            | Q(to_dataset_id__in=ids) & access.investigation_q(self.actor, "from_dataset__investigation__")
+        )
+        for output_id, input_id in links.order_by("pk").values_list("from_dataset_id", "to_dataset_id"):
+            if output_id in inputs:
+                inputs[output_id].append(input_id)
+            if input_id in outputs:
+                outputs[input_id].append(output_id)
         for dataset in datasets:
-            dataset.link_inputs, dataset.link_outputs = inputs[dataset.pk], outputs[dataset.pk]
+            dataset.link_inputs, dataset.link_outputs = sorted(inputs[dataset.pk]), sorted(outputs[dataset.pk])
         return datasets
 
     @extend_schema(
@@ -85,19 +93,31 @@ class DatasetViewSet(ActorMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModel
             raise PermissionDenied("Only instrument keys, instrument scientists and staff may store datasets.")
         shape = serializers.DatasetStoreSerializer(data=request.data)
         shape.is_valid(raise_exception=True)
-        data = dict(shape.validated_data)
-        if data["files"] is not None:
-            data["files"] = [
-                {**item, "modified": item["modified"].isoformat() if item["modified"] else None}
-                for item in data["files"]
-            ]
         try:
-            dataset, created = services.dataset_store(actor=actor, request=services.DatasetRequest(**data))
+            dataset, created = services.dataset_store(
+                actor=actor, request=services.DatasetRequest(**shape.validated_data)
+            )
         except services.IngestionError as exc:
             raise ValidationError(exc.errors) from exc
-        dataset = self._with_links([self.get_queryset().get(pk=dataset.pk)])[0]
+        # The stored dataset holds its investigation, sample and definition: no need to read it again.
+        if created and not shape.validated_data["inputs"]:
+            dataset.link_inputs, dataset.link_outputs = [], []  # nothing can point at it yet
+        else:
+            self._with_links([dataset])
         body = self.get_serializer(dataset).data
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(responses=serializers.DatasetFacetsSerializer, filters=True)
+    @action(detail=False, methods=["get"])
+    def facets(self, request, format=None):
+        """Facet counts: how many of the datasets the list gives for the same filters there are per
+        instrument, technique and start year. Counted in full, not capped. Filtered by investigation,
+        instrument, definition, technique and year only, they come from counts kept per investigation."""
+        search = self.filterset_class(request.query_params, queryset=self.get_queryset(), request=request)
+        if not search.is_valid():
+            raise ValidationError(search.errors)
+        facets = selectors.dataset_facets(self.actor, search.form.cleaned_data, search.qs)
+        return Response(serializers.DatasetFacetsSerializer(facets).data)
 
     @extend_schema(responses=serializers.DatasetStatusSerializer)
     @action(detail=True, methods=["get"])
@@ -109,6 +129,7 @@ class DatasetViewSet(ActorMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModel
 class DatafileViewSet(ActorMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = serializers.DatafileSerializer
     filterset_class = DatafileFilterSet
+    pagination_class = CappedPageNumberPagination
 
     def get_queryset(self):
         return selectors.datafile_list(self.actor).order_by("dataset_id", "path")

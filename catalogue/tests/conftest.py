@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db.models import Count
+from django.db.models.functions import ExtractYear
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -20,6 +22,7 @@ from catalogue.access import Actor
 from catalogue.models import (
     Datafile,
     Dataset,
+    DatasetTally,
     Instrument,
     InstrumentScientist,
     Investigation,
@@ -259,3 +262,19 @@ def counts() -> dict[str, int]:
         "datafiles": Datafile.objects.count(),
         "inputs": Dataset.inputs.through.objects.count(),
     }
+
+
+def tally_counts() -> dict[tuple, int]:
+    """The dataset tallies that count something: {(investigation, definition, year): datasets}."""
+    rows = DatasetTally.objects.exclude(datasets=0).values_list("investigation_id", "definition_id", "year", "datasets")
+    return {tuple(row[:3]): row[3] for row in rows}
+
+
+def live_counts() -> dict[tuple, int]:
+    """What the tallies should say: a GROUP BY of the datasets (years in the current time zone)."""
+    rows = (
+        Dataset.objects.order_by()
+        .values_list("investigation_id", "definition_id", ExtractYear("start_date"))
+        .annotate(n=Count("id"))
+    )
+    return {tuple(row[:3]): row[3] for row in rows}

@@ -10,6 +10,7 @@ object's) and on a wrongful denial. A new route without a rule fails: "add a rul
 """
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -236,6 +237,22 @@ def api_list(kind: str):
     return check
 
 
+def facets(m: Matrix):
+    """Counts of exactly the visible datasets (one per target), from the tallies and, with a name
+    filter, counted on the datasets."""
+    url = m.route.url()
+    for query in (None, {"q": "zq"}):
+        for role in ROLES:
+            response = m.call(role, url, data=query)
+            if m.status(response, 200, role):
+                body = response.json()
+                want = Counter(INSTRUMENT_OF[t] for t in TARGETS if sees(role, t, api=True))
+                got = {row["value"]: row["count"] for row in body["instrument"]}
+                years = sum(row["count"] for row in body["year"])
+                m.expect((got, years) == (want, want.total()), role, f"counts {got} ({years}), want {want} ({query})")
+    read_only_api(m, url)
+
+
 def read_only_api(m: Matrix, url: str) -> None:
     """Methods a viewset does not declare answer 405 to everyone."""
     if not m.route.api:
@@ -451,6 +468,7 @@ RULES = {
     "api:sample-list": api_list("sample"),
     "api:dataset-list": api_list("dataset"),
     "api:datafile-list": api_list("datafile"),
+    "api:dataset-facets": facets,
     # One object: visible, or answered exactly like a missing one.
     "investigation-detail": object_page("investigation"),
     "investigation-datasets": object_page("investigation", shows=False),

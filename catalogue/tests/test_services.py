@@ -259,6 +259,36 @@ def test_the_same_location_twice_gives_one_dataset_with_the_new_fields(world, ac
     assert Sample.objects.count() == 2  # both samples exist; the dataset points at the last
 
 
+@pytest.mark.parametrize("statement", ["arrays", "values"])
+def test_storing_again_rewrites_only_the_values_that_changed(world, actor, data_root, statement, monkeypatch):
+    """PostgreSQL's statements with arrays, and the portable ones with a VALUES list (SQLite)."""
+    if statement == "values":
+        monkeypatch.setattr(connection, "vendor", "sqlite")
+
+    def rows():
+        with connection.cursor() as cursor:  # ctid: where the row version lies; an UPDATE moves it
+            cursor.execute(
+                "SELECT t.name, v.id, v.ctid::text, v.numeric_value, v.text_value FROM catalogue_parametervalue v"
+                " JOIN techniques_parametertype t ON t.id = v.parameter_type_id WHERE v.dataset_id = %s",
+                [dataset.pk],
+            )
+            return {name: rest for name, *rest in cursor.fetchall()}
+
+    sent = {"TEST_energy": 12, "TEST_count": 1, "TEST_detector": "EIGER2"}
+    dataset, _ = dataset_store(actor=actor, request=store_request(data_root, parameters=sent))
+    before = rows()
+    dataset_store(
+        actor=actor, request=store_request(data_root, parameters={"TEST_energy": 13, "TEST_detector": "EIGER2"})
+    )
+    after = rows()
+    assert set(after) == {"TEST_energy", "TEST_detector"}
+    assert after["TEST_detector"] == before["TEST_detector"]  # not written again
+    assert after["TEST_energy"][0] == before["TEST_energy"][0]  # the same row, updated in place
+    assert after["TEST_energy"][1:] != before["TEST_energy"][1:] and after["TEST_energy"][2] == 13.0
+    dataset_store(actor=actor, request=store_request(data_root))
+    assert rows() == {}  # none sent: none kept
+
+
 def test_storing_again_marks_the_dataset_incomplete_until_files_are_registered(world, actor, data_root):
     dataset, _ = dataset_store(actor=actor, request=store_request(data_root, files=[]))
     datafiles_register(dataset_id=dataset.pk, files=[])
@@ -508,6 +538,18 @@ def test_a_key_is_stored_hashed_and_authenticates(instrument):
     assert stored.last_used is None
     assert services.api_key_authenticate(secret=secret) == key
     assert InstrumentApiKey.objects.get(pk=key.pk).last_used is not None
+
+
+def test_last_used_is_written_once_a_minute(api_key, django_assert_num_queries):
+    key, secret = api_key
+    services.api_key_authenticate(secret=secret)
+    first = InstrumentApiKey.objects.get(pk=key.pk).last_used
+    with django_assert_num_queries(1):  # the key's lookup only
+        assert services.api_key_authenticate(secret=secret) == key
+    assert InstrumentApiKey.objects.get(pk=key.pk).last_used == first
+    InstrumentApiKey.objects.filter(pk=key.pk).update(last_used=first - services.LAST_USED_PRECISION)
+    services.api_key_authenticate(secret=secret)
+    assert InstrumentApiKey.objects.get(pk=key.pk).last_used > first
 
 
 @pytest.mark.parametrize("mangle", [lambda s: s + "x", lambda s: s[:-1], lambda s: "nope", lambda s: ""])

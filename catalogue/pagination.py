@@ -1,0 +1,116 @@
+"""Pagination whose count stops at a cap, for the lists that can hold the whole catalogue (datasets,
+files): counting a million visible datasets costs more than the page itself, and a search matching
+90,000 datasets pays one index probe per match to count them. Shared by the API and the portal."""
+
+from functools import cached_property
+
+from django.conf import settings
+from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
+from django.db.models import QuerySet
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+
+
+class CappedPaginator(Paginator):
+    """Counts at most `cap` rows (`SELECT COUNT(*) FROM (... LIMIT cap + 1)`). Beyond the cap,
+    `count` is the cap and `capped` is true; the pages past it are still served, as long as they
+    have rows, so a client can walk the whole list with the next links."""
+
+    def __init__(self, object_list, per_page, cap: int | None = None, **kwargs):
+        super().__init__(object_list, per_page, **kwargs)
+        self.cap = settings.COUNT_CAP if cap is None else cap
+
+    @cached_property
+    def _counted(self) -> int:
+        if isinstance(self.object_list, QuerySet):  # neither the order nor the annotations change a count
+            return self.object_list.order_by().values("pk")[: self.cap + 1].count()
+        return len(self.object_list[: self.cap + 1])
+
+    @cached_property
+    def count(self) -> int:
+        return min(self._counted, self.cap)
+
+    @property
+    def capped(self) -> bool:
+        return self._counted > self.cap
+
+    def validate_number(self, number):
+        if not self.capped:
+            return super().validate_number(number)
+        try:
+            number = int(number)
+        except (TypeError, ValueError):
+            raise PageNotAnInteger("That page number is not an integer") from None
+        if number < 1:
+            raise EmptyPage("That page number is less than 1")
+        return number
+
+    def page(self, number):
+        if not self.capped:
+            return super().page(number)
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        rows = list(self.object_list[bottom : bottom + self.per_page + 1])  # one more: is there a next page?
+        if not rows:
+            raise EmptyPage("That page contains no results")
+        return CappedPage(rows[: self.per_page], number, self, has_more=len(rows) > self.per_page)
+
+
+class CappedPage(Page):
+    """A page of a capped list: whether a next page exists is known from the rows, not the count."""
+
+    def __init__(self, object_list, number, paginator, has_more: bool):
+        super().__init__(object_list, number, paginator)
+        self.has_more = has_more
+
+    def has_next(self):
+        return self.has_more
+
+    def end_index(self):
+        return self.start_index() + len(self.object_list) - 1
+
+
+class DeferredJoinPaginator(Paginator):
+    """Pages a queryset of datasets by their ids first: `WHERE id IN (SELECT id ... ORDER BY ...
+    LIMIT 50 OFFSET n)`. The inner query walks an index only; the joins and per-row subqueries of
+    the outer one (sample, definition, processed count) run for the 50 rows shown, not for the
+    rows an OFFSET skips (page 100 of an investigation: 27 ms of joins for 5,000 rows before)."""
+
+    def page(self, number):
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if top + self.orphans >= self.count:
+            top = self.count
+        ids = self.object_list.values("pk")[bottom:top]
+        return self._get_page(self.object_list.filter(pk__in=ids), number, self)
+
+
+class CappedPageNumberPagination(PageNumberPagination):
+    """DRF's page-number pagination with a capped count; `count_exact` says whether `count` is the
+    number of results or the cap (the next links go on past it)."""
+
+    django_paginator_class = CappedPaginator
+
+    def get_paginated_response(self, data):
+        return Response(
+            {
+                "count": self.page.paginator.count,
+                "count_exact": not self.page.paginator.capped,
+                "next": self.get_next_link(),
+                "previous": self.get_previous_link(),
+                "results": data,
+            }
+        )
+
+    def get_paginated_response_schema(self, schema):
+        response = super().get_paginated_response_schema(schema)
+        response["properties"]["count"]["description"] = (
+            "The number of results, or, when count_exact is false, the cap (settings.COUNT_CAP): there are more."
+        )
+        response["properties"] = {
+            **response["properties"],
+            "count_exact": {"type": "boolean", "description": "False when there are more results than count."},
+        }
+        response["required"] = [*response.get("required", []), "count_exact"]
+        return response
