@@ -180,10 +180,11 @@ class Dataset(models.Model):
 
 
 class DatasetTally(models.Model):
-    """How many datasets an investigation holds per definition and year of their start date (in
-    settings.TIME_ZONE). catalogue/tallies.py keeps it exact on every save and delete of a dataset;
-    the facet counts sum it over the investigations a reader may see, so that the access policy is
-    applied to investigations rather than to every dataset."""
+    """How many datasets, and how many bytes of files, an investigation holds per definition and year
+    of their start date (in settings.TIME_ZONE). catalogue/tallies.py keeps it exact on every save and
+    delete of a dataset; the facet counts sum it over the investigations a reader may see, so that the
+    access policy is applied to investigations rather than to every dataset, and an investigation's
+    totals sum its few rows rather than its datasets."""
 
     # No index of its own: the key's unique index starts with it.
     investigation = models.ForeignKey(
@@ -194,6 +195,7 @@ class DatasetTally(models.Model):
     )
     year = models.SmallIntegerField(null=True, blank=True, help_text="Of the start date; empty: no start date")
     datasets = models.IntegerField(default=0)
+    size = models.BigIntegerField(default=0, help_text="Of those datasets' files, in bytes")
 
     class Meta:
         constraints = [

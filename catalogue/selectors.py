@@ -17,11 +17,12 @@ def instrument_list() -> QuerySet[Instrument]:
 
 
 def _dataset_totals(investigation_ref: str):
-    datasets = (
-        Dataset.objects.filter(investigation_id=OuterRef(investigation_ref)).order_by().values("investigation_id")
+    """Datasets and bytes of an investigation, summed over its tallies (a few rows, whatever its size)."""
+    tallies = (
+        DatasetTally.objects.filter(investigation_id=OuterRef(investigation_ref)).order_by().values("investigation_id")
     )
-    count = Subquery(datasets.annotate(n=Count("id")).values("n"), output_field=IntegerField())
-    volume = Subquery(datasets.annotate(s=Sum("size")).values("s"))
+    count = Subquery(tallies.annotate(n=Sum("datasets")).values("n"), output_field=IntegerField())
+    volume = Subquery(tallies.annotate(s=Sum("size")).values("s"))
     return {"dataset_count": Coalesce(count, Value(0)), "volume": Coalesce(volume, Value(0))}
 
 

@@ -1,21 +1,23 @@
-"""Dataset tallies (models.DatasetTally): the number of datasets per investigation, definition and
-start year, which the facet counts sum (selectors.dataset_facets).
+"""Dataset tallies (models.DatasetTally): the number of datasets and their bytes per investigation,
+definition and start year, which the facet counts and the investigations' totals sum
+(selectors.dataset_facets, selectors.investigation_list).
 
 Every save and delete of a dataset through the ORM keeps them exact, in its own transaction: a new
-dataset adds 1 to its tally, a save that changes its investigation, definition or start year moves
-it to another, a delete takes it away. Each change is one UPSERT, so concurrent writers add to the
+dataset adds 1 and its size to its tally, a save that changes its investigation, definition or start
+year moves it to another, one that changes its size (file registration) adds the difference, a
+delete takes it away. Each change is one UPSERT, so concurrent writers add to the
 same row without losing counts (the row stays locked until they commit). A save or delete of a
 stored dataset first locks its row and reads what it is counted under, so that two writers of the
 same dataset cannot count it twice. QuerySet.update() of those fields, bulk_create() and COPY bypass
 the signals: recount() after them (manage.py recount_datasets; the synthetic catalogue does).
 """
 
-from collections import Counter
+from collections import defaultdict
 from datetime import datetime
 from typing import NamedTuple
 
 from django.db import connection, transaction
-from django.db.models import Count
+from django.db.models import Count, Sum
 from django.db.models.functions import ExtractYear
 from django.db.models.signals import post_save, pre_delete, pre_save
 from django.dispatch import receiver
@@ -25,9 +27,11 @@ from .models import Dataset, DatasetTally
 
 FIELDS = ("investigation_id", "definition_id", "start_date")  # what decides a dataset's tally
 # The same, as the field names that save(update_fields=...) may give.
-SAVED_FIELDS = {*FIELDS, "investigation", "definition"}
+KEY_FIELDS = {*FIELDS, "investigation", "definition"}
+SAVED_FIELDS = {*KEY_FIELDS, "size"}
 
 Key = tuple[int, int | None, int | None]  # investigation, definition, year
+Stored = tuple[Key, int]  # a dataset's tally and its size
 
 
 def year_of(start_date: datetime | None) -> int | None:
@@ -44,21 +48,21 @@ def year_expression() -> ExtractYear:
     return ExtractYear("start_date", tzinfo=timezone.get_default_timezone())
 
 
-def _add(changes: dict[Key, int]) -> None:
-    """Add to the tallies, in one statement. The rows go in key order, so that two writers moving
-    datasets between the same tallies lock them in the same order."""
-    rows = sorted(((key, n) for key, n in changes.items() if n), key=lambda row: tuple(v or 0 for v in row[0]))
+def _add(changes: dict[Key, list[int]]) -> None:
+    """Add [datasets, bytes] to the tallies, in one statement. The rows go in key order, so that two
+    writers moving datasets between the same tallies lock them in the same order."""
+    rows = sorted(((key, n) for key, n in changes.items() if any(n)), key=lambda row: tuple(v or 0 for v in row[0]))
     if not rows:
         return
     table = DatasetTally._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (investigation_id, definition_id, year, datasets)"
-            f" VALUES {', '.join(['(%s, %s, %s, %s)'] * len(rows))}"
+            f"INSERT INTO {table} (investigation_id, definition_id, year, datasets, size)"
+            f" VALUES {', '.join(['(%s, %s, %s, %s, %s)'] * len(rows))}"
             # The expressions of the unique constraint dataset_tally_key.
             " ON CONFLICT (investigation_id, COALESCE(definition_id, 0), COALESCE(year, 0))"
-            f" DO UPDATE SET datasets = {table}.datasets + EXCLUDED.datasets",
-            [value for key, n in rows for value in (*key, n)],
+            f" DO UPDATE SET datasets = {table}.datasets + EXCLUDED.datasets, size = {table}.size + EXCLUDED.size",
+            [value for key, (n, size) in rows for value in (*key, n, size)],
         )
 
 
@@ -66,16 +70,17 @@ def _key(investigation_id: int, definition_id: int | None, start_date: datetime 
     return investigation_id, definition_id, year_of(start_date)
 
 
-def _stored_key(pk: int) -> Key | None:
-    """What the stored row is counted under, locked until the transaction ends; None if it is gone."""
-    stored = Dataset.objects.select_for_update().filter(pk=pk).values_list(*FIELDS).first()
-    return None if stored is None else _key(*stored)
+def _stored(pk: int) -> Stored | None:
+    """What the stored row is counted under and its size, locked until the transaction ends; None if
+    it is gone."""
+    stored = Dataset.objects.select_for_update().filter(pk=pk).values_list(*FIELDS, "size").first()
+    return None if stored is None else (_key(*stored[:3]), stored[3])
 
 
 @receiver(pre_save, sender=Dataset)
 def _before_save(sender, instance: Dataset, update_fields=None, **kwargs) -> None:
     if instance.pk is not None and (update_fields is None or SAVED_FIELDS & update_fields):
-        instance._tallied_as = _stored_key(instance.pk)
+        instance._tallied_as = _stored(instance.pk)
 
 
 @receiver(post_save, sender=Dataset)
@@ -83,9 +88,14 @@ def _after_save(sender, instance: Dataset, created: bool, update_fields=None, **
     if update_fields is not None and not SAVED_FIELDS & update_fields:
         return
     before = None if created else instance._tallied_as
-    changes = Counter({_key(*(getattr(instance, name) for name in FIELDS)): 1})
+    if before is not None and update_fields is not None and not KEY_FIELDS & update_fields:
+        key = before[0]  # only the size changed (its other fields may not even be loaded)
+    else:
+        key = _key(*(getattr(instance, name) for name in FIELDS))
+    changes = defaultdict(lambda: [0, 0], {key: [1, instance.size]})
     if before is not None:
-        changes[before] -= 1
+        changes[before[0]][0] -= 1
+        changes[before[0]][1] -= before[1]
     _add(changes)
 
 
@@ -93,15 +103,15 @@ def _after_save(sender, instance: Dataset, created: bool, update_fields=None, **
 def _before_delete(sender, instance: Dataset, **kwargs) -> None:
     # Before the DELETE, so that the row can be locked and read: the delete may have loaded it
     # before another writer moved it.
-    before = _stored_key(instance.pk)
+    before = _stored(instance.pk)
     if before is not None:
-        _add({before: -1})
+        _add({before[0]: [-1, -before[1]]})
 
 
 class Recount(NamedTuple):
     tallies: int
     datasets: int
-    wrong: int  # tallies whose count was not that of the datasets
+    wrong: int  # tallies whose count or size was not that of the datasets
 
 
 def recount() -> Recount:
@@ -111,7 +121,7 @@ def recount() -> Recount:
     counted = (
         Dataset.objects.order_by()
         .values("investigation_id", "definition_id", year=year_expression())
-        .annotate(datasets=Count("id"))
+        .annotate(datasets=Count("id"), size=Sum("size"))
     )
     select, params = counted.query.sql_with_params()
     with transaction.atomic(), connection.cursor() as cursor:
@@ -119,13 +129,17 @@ def recount() -> Recount:
             cursor.execute(f"LOCK TABLE {datasets} IN SHARE MODE")
         before = _counts()
         cursor.execute(f"DELETE FROM {tallies}")
-        cursor.execute(f"INSERT INTO {tallies} (investigation_id, definition_id, year, datasets) {select}", params)
+        cursor.execute(
+            f"INSERT INTO {tallies} (investigation_id, definition_id, year, datasets, size) {select}", params
+        )
         after = _counts()
     wrong = sum(before.get(key) != after.get(key) for key in before.keys() | after.keys())
-    return Recount(len(after), sum(after.values()), wrong)
+    return Recount(len(after), sum(n for n, _ in after.values()), wrong)
 
 
-def _counts() -> dict[Key, int]:
-    """The tallies that count datasets."""
-    rows = DatasetTally.objects.exclude(datasets=0).values_list("investigation_id", "definition_id", "year", "datasets")
-    return {(investigation, definition, year): n for investigation, definition, year, n in rows}
+def _counts() -> dict[Key, tuple[int, int]]:
+    """The tallies that count datasets: their number and bytes."""
+    rows = DatasetTally.objects.exclude(datasets=0).values_list(
+        "investigation_id", "definition_id", "year", "datasets", "size"
+    )
+    return {(investigation, definition, year): (n, size) for investigation, definition, year, n, size in rows}

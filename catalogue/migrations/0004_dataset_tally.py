@@ -3,7 +3,7 @@
 import django.db.models.deletion
 import django.db.models.functions.comparison
 from django.db import migrations, models
-from django.db.models import Count
+from django.db.models import Count, Sum
 from django.db.models.functions import ExtractYear
 from django.utils import timezone
 
@@ -17,11 +17,12 @@ def backfill(apps, schema_editor):
         .values(
             "investigation_id", "definition_id", year=ExtractYear("start_date", tzinfo=timezone.get_default_timezone())
         )
-        .annotate(datasets=Count("id"))
+        .annotate(datasets=Count("id"), size=Sum("size"))
     )
     select, params = counted.query.sql_with_params()
     schema_editor.execute(
-        f"INSERT INTO {DatasetTally._meta.db_table} (investigation_id, definition_id, year, datasets) {select}", params
+        f"INSERT INTO {DatasetTally._meta.db_table} (investigation_id, definition_id, year, datasets, size) {select}",
+        params,
     )
 
 
@@ -43,6 +44,7 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("datasets", models.IntegerField(default=0)),
+                ("size", models.BigIntegerField(default=0, help_text="Of those datasets' files, in bytes")),
                 (
                     "definition",
                     models.ForeignKey(

@@ -244,8 +244,8 @@ def make_dataset(investigation, location: str, *, sample=None, files=0, **fields
     dataset = Dataset.objects.create(investigation=investigation, location=location, sample=sample, **fields)
     Datafile.objects.bulk_create(Datafile(dataset=dataset, path=f"f{i:03}.h5", size=10) for i in range(files))
     if files:
-        Dataset.objects.filter(pk=dataset.pk).update(file_count=files, size=10 * files, complete=True)
-        dataset.refresh_from_db()
+        dataset.file_count, dataset.size, dataset.complete = files, 10 * files, True
+        dataset.save(update_fields=["file_count", "size", "complete"])  # as registration does
     return dataset
 
 

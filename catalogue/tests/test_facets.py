@@ -414,3 +414,37 @@ def test_tallies_of_many_investigations(instrument, raw_definition, data_root, s
     assert tally_counts() == live_counts()
     assert facets(user_client(make_user("reader")))["instrument"] == {"ID30": 2 + 4}  # the released ones
     assert facets(user_client(staff))["year"] == {2025: 10}
+
+
+def _sizes() -> tuple[dict, dict]:
+    """Bytes per investigation: from the tallies, and from the datasets."""
+    tallied, live = {}, {}
+    for tally in DatasetTally.objects.all():
+        tallied[tally.investigation_id] = tallied.get(tally.investigation_id, 0) + tally.size
+    for dataset in Dataset.objects.all():
+        live[dataset.investigation_id] = live.get(dataset.investigation_id, 0) + dataset.size
+    return tallied, live
+
+
+def test_the_tallies_follow_the_registered_bytes_and_give_the_totals(
+    catalogue, investigation, released_investigation, api_client
+):
+    from catalogue.services import datafiles_register
+
+    a, e = Dataset.objects.get(name="a"), Dataset.objects.get(name="e")
+    datafiles_register(dataset_id=a.pk, files=[{"path": "x.h5", "size": 1000}, {"path": "y.h5", "size": 24}])
+    datafiles_register(dataset_id=e.pk, files=[{"path": "z.h5", "size": 7}])
+    datafiles_register(dataset_id=a.pk, files=[{"path": "x.h5", "size": 2000}])  # registered again, bigger
+    tallied, live = _sizes()
+    assert tallied == live and live[investigation.pk] == 2024 and live[released_investigation.pk] == 7
+    answer = api_client.get(f"/api/v1/investigations/{released_investigation.pk}/").json()
+    assert (answer["dataset_count"], answer["volume"]) == (1, 7)
+    a.definition, a.start_date = None, None  # moves to another tally with its bytes
+    a.save()
+    Dataset.objects.get(name="b").delete()
+    assert _sizes()[0] == _sizes()[1]
+    e.delete()
+    assert _sizes()[0][released_investigation.pk] == 0
+    out = io.StringIO()
+    call_command("recount_datasets", stdout=out)
+    assert "0 were wrong" in out.getvalue()
