@@ -12,7 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from techniques.models import DatasetDefinition, ParameterType
 from techniques.units import UnitError, convert
 
-from .models import Datafile, Dataset, Instrument, Investigation, ParameterValue, Sample
+from .models import Datafile, Dataset, DatasetTally, Instrument, Investigation, ParameterValue, Sample
 
 DATE = forms.DateInput(attrs={"type": "date"})
 
@@ -145,9 +145,9 @@ class DatasetTableFilterSet(django_filters.FilterSet):
     def __init__(self, *args, investigation, **kwargs):
         super().__init__(*args, **kwargs)
         self.filters["sample"].queryset = investigation.samples.all()
-        # An EXISTS per definition (a few dozen) instead of a DISTINCT over every dataset of the
-        # investigation; only the columns the choices show.
-        used = Dataset.objects.filter(investigation=investigation, definition_id=OuterRef("pk"))
+        # The definitions the investigation's tallies hold (a few rows) rather than a look at its
+        # datasets; only the columns the choices show.
+        used = DatasetTally.objects.filter(investigation=investigation, definition_id=OuterRef("pk"), datasets__gt=0)
         self.filters["definition"].queryset = DatasetDefinition.objects.filter(Exists(used)).only("code", "label")
 
 

@@ -137,6 +137,22 @@ def dataset_list(actor: Actor, portal: bool = True) -> QuerySet[Dataset]:
     )
 
 
+# What a row of the portal's dataset tables shows (templates/catalogue/_dataset_table.html).
+TABLE_FIELDS = [*(name for name in DATASET_FIELDS if name not in ("investigation", "description")), "sample__name"]
+
+
+def dataset_table_list(actor: Actor) -> QuerySet[Dataset]:
+    """dataset_list with only the columns the portal's tables show: no investigation and instrument
+    rows (the table's rows do not show them), and of the definition and technique only what the table
+    reads (their rules, decoded from JSON on each of 50 rows, cost more than the rest of the query)."""
+    return (
+        dataset_list(actor)
+        .select_related(None)
+        .select_related("sample", "definition__technique")
+        .only(*TABLE_FIELDS, "definition__code", "definition__label", "definition__technique__views")
+    )
+
+
 def dataset_get(actor: Actor, pk: int) -> Dataset:
     dataset = dataset_list(actor).filter(pk=pk).first()
     if dataset is None:

@@ -445,8 +445,9 @@ def _write_parameter_values(dataset_id: int, values: dict, types: dict[str, Para
 def dataset_store(*, actor: Actor, request: DatasetRequest) -> tuple[Dataset, bool]:
     """Validate and upsert a dataset by location; returns (dataset, created).
 
-    Raises IngestionError with every problem by field; nothing is written then.
-    File registration is queued when the transaction commits.
+    Raises IngestionError with every problem by field; nothing is written then. A list of up to
+    settings.INGESTION_INLINE_FILES files is registered in the same transaction; a longer one, or a
+    scan of the location (files=None), is queued for the worker when the transaction commits.
     """
     resolved, errors = _validate(actor, request)
     if errors:
@@ -481,7 +482,13 @@ def _store(request: DatasetRequest, resolved: dict) -> tuple[Dataset, bool]:
         "warnings": resolved["warnings"],
         "complete": False,
     }
-    dataset, created = _upsert_dataset(resolved["location"], fields)
+    files = request.files
+    inline = files is not None and len(files) <= settings.INGESTION_INLINE_FILES
+    if inline:
+        # As listed, once per path (the last listing wins); a new dataset is inserted complete.
+        rows = list({row[0]: row for row in map(_datafile_row, files)}.values())
+        registered = {"file_count": len(rows), "size": sum(row[1] for row in rows), "complete": True}
+    dataset, created = _upsert_dataset(resolved["location"], fields, registered if inline else {})
     types = resolved["parameters"].types
     searchable = {name: value for name, value in resolved["parameters"].values.items() if types[name].searchable}
     _write_parameter_values(dataset.pk, searchable, types, created)
@@ -489,21 +496,26 @@ def _store(request: DatasetRequest, resolved: dict) -> tuple[Dataset, bool]:
         dataset.inputs.add(*resolved["inputs"])  # one INSERT, none without inputs; set() reads first
     else:
         dataset.inputs.set(resolved["inputs"])
-    files = request.files
-    # argsrepr: Celery would otherwise build a repr of every file for the message headers.
-    argsrepr = f"({dataset.pk}, {'None' if files is None else f'<{len(files)} files>'})"
-    transaction.on_commit(lambda: register_datafiles.apply_async((dataset.pk, files), argsrepr=argsrepr))
+    if inline and created:
+        _insert_new_datafiles(dataset.pk, rows)
+    elif inline:
+        _register(dataset, rows)
+    else:
+        # argsrepr: Celery would otherwise build a repr of every file for the message headers.
+        argsrepr = f"({dataset.pk}, {'None' if files is None else f'<{len(files)} files>'})"
+        transaction.on_commit(lambda: register_datafiles.apply_async((dataset.pk, files), argsrepr=argsrepr))
     return dataset, created
 
 
-def _upsert_dataset(location: str, fields: dict) -> tuple[Dataset, bool]:
-    """Insert or update by location. A concurrent insert of the same location makes ours fail with
-    IntegrityError, which aborts the transaction: dataset_store then runs it again. (A savepoint
-    around the insert cost two more round trips on every new dataset, for a rare race.)"""
+def _upsert_dataset(location: str, fields: dict, new_fields: dict) -> tuple[Dataset, bool]:
+    """Insert (with new_fields too) or update by location. A concurrent insert of the same location
+    makes ours fail with IntegrityError, which aborts the transaction: dataset_store then runs it
+    again. (A savepoint around the insert cost two more round trips on every new dataset, for a
+    rare race.)"""
     try:
         existing = Dataset.objects.select_for_update().get(location=location)
     except Dataset.DoesNotExist:
-        return Dataset.objects.create(location=location, **fields), True
+        return Dataset.objects.create(location=location, **{**fields, **new_fields}), True
     if existing.investigation_id != fields["investigation"].pk:
         raise IngestionError({"location": f"'{location}' already belongs to another investigation"})
     for key, value in fields.items():
@@ -512,7 +524,7 @@ def _upsert_dataset(location: str, fields: dict) -> tuple[Dataset, bool]:
     return existing, False
 
 
-# --- File registration (runs in the worker) ---------------------------------------------------
+# --- File registration: in the worker, or with the dataset for a short list ---------------------
 
 
 def _scan(location: Path):
@@ -548,18 +560,39 @@ def datafiles_register(*, dataset_id: int, files: list | None = None) -> Dataset
             dataset = Dataset.objects.select_for_update().only("location").get(pk=dataset_id)
         except Dataset.DoesNotExist:
             return None
-        rows = map(_datafile_row, files if files is not None else _scan(Path(dataset.location)))
-        if connection.vendor == "postgresql":
-            _copy_datafiles(dataset.pk, rows)
-        else:
-            for batch in iter(lambda: list(islice(rows, FILE_BATCH)), []):
-                _insert_datafiles(dataset.pk, batch)
-        totals = Datafile.objects.filter(dataset_id=dataset.pk).aggregate(count=Count("id"), size=Sum("size"))
-        dataset.file_count = totals["count"] or 0
-        dataset.size = totals["size"] or 0
-        dataset.complete = True
-        dataset.save(update_fields=["file_count", "size", "complete", "modified"])
+        _register(dataset, map(_datafile_row, files if files is not None else _scan(Path(dataset.location))))
     return dataset
+
+
+def _register(dataset: Dataset, rows) -> None:
+    """Upsert the (path, size, checksum, modified) rows as the dataset's files, then count them all
+    and mark it complete. The caller holds the dataset's row lock."""
+    if connection.vendor == "postgresql":
+        _copy_datafiles(dataset.pk, rows)
+    else:
+        for batch in iter(lambda: list(islice(rows, FILE_BATCH)), []):
+            _insert_datafiles(dataset.pk, batch)
+    totals = Datafile.objects.filter(dataset_id=dataset.pk).aggregate(count=Count("id"), size=Sum("size"))
+    dataset.file_count = totals["count"] or 0
+    dataset.size = totals["size"] or 0
+    dataset.complete = True
+    dataset.save(update_fields=["file_count", "size", "complete", "modified"])
+
+
+def _insert_new_datafiles(dataset_id: int, rows: list[tuple]) -> None:
+    """The files of a dataset that has none yet, rows unique by path: one INSERT."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        _insert_datafiles(dataset_id, rows)
+        return
+    paths, sizes, checksums, modified = (list(column) for column in zip(*rows, strict=True))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Datafile._meta.db_table} (dataset_id, path, size, checksum, modified)"
+            " SELECT %s, * FROM unnest(%s::varchar[], %s::bigint[], %s::varchar[], %s::timestamptz[])",
+            [dataset_id, paths, sizes, checksums, modified],
+        )
 
 
 def _copy_datafiles(dataset_id: int, rows) -> None:

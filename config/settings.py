@@ -81,6 +81,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # to start than they save (a search page's query: 22 ms with two workers, 2.4 ms without).
     parallel_workers = env.int("DATABASE_PARALLEL_WORKERS", default=0)
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = f"-c max_parallel_workers_per_gather={parallel_workers}"
+    # QuerySet.iterator() (a form's choices, among others) fetches in one round trip rather than
+    # DECLARE, FETCH and CLOSE; it also keeps the application usable behind a transaction pooler.
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
@@ -126,6 +129,9 @@ EMBARGO_YEARS = env.int("EMBARGO_YEARS", default=3)
 DATA_ROOTS = [Path(p) for p in env.list("DATA_ROOTS", default=[str(BASE_DIR / "var" / "data")])]
 DEMO_DATA_ROOT = DATA_ROOTS[0]
 INGESTION_VALIDATION = env.str("INGESTION_VALIDATION", default="strict")  # facility default: strict | lenient
+# A file list of up to this many entries is registered with its dataset, in the same transaction
+# (the answer says complete); longer lists and scans of the location go to the worker.
+INGESTION_INLINE_FILES = env.int("INGESTION_INLINE_FILES", default=1000)
 
 # --- Celery ---------------------------------------------------------------------------------
 # With no broker configured, tasks run in the calling process (the embedded default);

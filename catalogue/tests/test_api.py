@@ -1,6 +1,6 @@
 """The DRF API: ingestion (POST /api/v1/datasets/), the read endpoints, their filters and costs."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from catalogue import services
 from catalogue.models import Datafile, Dataset, ParameterValue
+from catalogue.tallies import recount
 from techniques.vocabulary import current_vocabulary
 
 from .conftest import (
@@ -109,23 +110,50 @@ def test_a_badly_shaped_request_names_the_fields(world, instrument_client, data_
     assert Dataset.objects.count() == 0
 
 
-def test_files_in_the_body_are_registered_on_commit(
+def test_a_short_file_list_is_registered_with_the_dataset(
     world, instrument_client, data_root, django_capture_on_commit_callbacks
 ):
     files = [
         {"path": "img_0001.cbf", "size": 100, "checksum": "adler32:0a", "modified": "2024-03-01T10:00:00Z"},
         {"path": "img_0002.cbf", "size": 200},
+        {"path": "./img_0002.cbf", "size": 250},  # the same file again: its last listing counts
     ]
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         response = instrument_client.post(DATASETS_URL, body(data_root, files=files), format="json")
     assert response.status_code == 201
-    assert len(callbacks) == 1
-    dataset = Dataset.objects.get(pk=response.json()["id"])
-    assert (dataset.file_count, dataset.size, dataset.complete) == (2, 300, True)
-    assert list(Datafile.objects.filter(dataset=dataset).values_list("path", "size", "checksum")) == [
+    assert callbacks == []  # nothing for the worker
+    answer = response.json()
+    assert (answer["file_count"], answer["size"], answer["complete"]) == (2, 350, True)
+    dataset = Dataset.objects.get(pk=answer["id"])
+    assert (dataset.file_count, dataset.size, dataset.complete) == (2, 350, True)
+    assert list(Datafile.objects.filter(dataset=dataset).order_by("path").values_list("path", "size", "checksum")) == [
         ("img_0001.cbf", 100, "adler32:0a"),
-        ("img_0002.cbf", 200, ""),
+        ("img_0002.cbf", 250, ""),
     ]
+    assert Datafile.objects.get(dataset=dataset, path="img_0001.cbf").modified == datetime(2024, 3, 1, 10, tzinfo=UTC)
+    assert recount().wrong == 0  # the investigation's tallies hold the bytes
+
+    # Stored again with another list: the files are upserted and counted again, still at once.
+    again = [{"path": "img_0002.cbf", "size": 300}, {"path": "img_0003.cbf", "size": 1}]
+    response = instrument_client.post(DATASETS_URL, body(data_root, files=again), format="json")
+    assert response.status_code == 200
+    assert (response.json()["file_count"], response.json()["size"], response.json()["complete"]) == (3, 401, True)
+    assert recount().wrong == 0
+
+
+def test_a_long_file_list_is_registered_on_commit_by_the_task(
+    world, instrument_client, data_root, settings, django_capture_on_commit_callbacks
+):
+    settings.INGESTION_INLINE_FILES = 2
+    files = [{"path": f"img_{i:04d}.cbf", "size": 100} for i in range(3)]
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = instrument_client.post(DATASETS_URL, body(data_root, files=files), format="json")
+    assert response.status_code == 201
+    assert (response.json()["file_count"], response.json()["complete"]) == (0, False)
+    assert len(callbacks) == 1
+    callbacks[0]()
+    dataset = Dataset.objects.get(pk=response.json()["id"])
+    assert (dataset.file_count, dataset.size, dataset.complete) == (3, 300, True)
 
 
 def test_without_files_the_location_is_scanned(world, instrument_client, data_root, django_capture_on_commit_callbacks):
@@ -191,10 +219,11 @@ def test_the_store_answer_is_the_dataset_as_read_afterwards(world, instrument_cl
 
 
 def test_status_follows_registration(world, instrument_client, data_root, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        response = instrument_client.post(
-            DATASETS_URL, body(data_root, files=[{"path": "a", "size": 5}]), format="json"
-        )
+    folder = data_root / "mx1" / "scan1"
+    folder.mkdir(parents=True)
+    (folder / "a").write_bytes(b"x" * 5)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:  # no file list: the worker scans
+        response = instrument_client.post(DATASETS_URL, body(data_root), format="json")
     url = f"{DATASETS_URL}{response.json()['id']}/status/"
     pending = instrument_client.get(url)
     assert pending.status_code == 200
@@ -628,9 +657,19 @@ def test_store_query_count(world, instrument_client, data_root, django_assert_nu
     # sent, the inputs replaced, and the links of the answer.
     with django_assert_num_queries(STORE_QUERIES_UPDATE):
         assert instrument_client.post(DATASETS_URL, body(data_root, name="again"), format="json").status_code == 200
+    # A new dataset with a short file list, its sample known: the files in one INSERT more.
+    files = [{"path": f"frame_{i:04d}.cbf", "size": 6_000_000} for i in range(100)]
+    with django_assert_num_queries(STORE_QUERIES_NEW_WITH_FILES):
+        response = instrument_client.post(
+            DATASETS_URL, body(data_root, location=str(data_root / "mx1" / "scan2"), files=files), format="json"
+        )
+    assert response.status_code == 201 and response.json()["file_count"] == 100
 
 
 # 20 and 16 before the vocabulary cache, the parameter values in one statement, the answer built
 # from the stored dataset, last_used once a minute and no savepoint around the insert (2026-11-22).
+# A short file list: registered by the worker before, in a transaction of its own (lock, COPY,
+# upsert, count, update, tally), now one INSERT more (2026-11-22).
 STORE_QUERIES_NEW = 14
 STORE_QUERIES_UPDATE = 13
+STORE_QUERIES_NEW_WITH_FILES = 11

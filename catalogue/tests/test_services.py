@@ -11,6 +11,7 @@ from catalogue import services
 from catalogue.access import Actor
 from catalogue.models import Datafile, Dataset, InstrumentApiKey, ParameterValue, Sample
 from catalogue.services import IngestionError, datafiles_register, dataset_store
+from catalogue.tallies import recount
 
 from .conftest import counts, key_actor, make_dataset, make_investigation, store_request
 
@@ -509,16 +510,29 @@ def test_registering_a_deleted_dataset_does_nothing():
     assert Datafile.objects.count() == 0
 
 
-def test_the_task_registers_the_files_given_to_dataset_store(
+def test_the_task_registers_a_file_list_longer_than_the_inline_limit(
+    world, actor, data_root, settings, django_capture_on_commit_callbacks
+):
+    settings.INGESTION_INLINE_FILES = 1
+    files = [{"path": "a.cbf", "size": 7, "modified": None}, {"path": "b.cbf", "size": 3, "modified": None}]
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        dataset, _ = dataset_store(actor=actor, request=store_request(data_root, files=files))
+    assert len(callbacks) == 1
+    dataset.refresh_from_db()
+    assert (dataset.file_count, dataset.size, dataset.complete) == (2, 10, True)
+
+
+def test_a_short_file_list_is_registered_in_the_store_transaction(
     world, actor, data_root, django_capture_on_commit_callbacks
 ):
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
         dataset, _ = dataset_store(
             actor=actor, request=store_request(data_root, files=[{"path": "a.cbf", "size": 7, "modified": None}])
         )
-    assert len(callbacks) == 1
+    assert callbacks == []
     dataset.refresh_from_db()
     assert (dataset.file_count, dataset.size, dataset.complete) == (1, 7, True)
+    assert recount().wrong == 0
 
 
 def test_nothing_is_queued_when_the_request_is_refused(world, actor, data_root, django_capture_on_commit_callbacks):
