@@ -16,7 +16,7 @@ from techniques.loading import result_cell
 from techniques.models import ParameterType, Technique
 from techniques.units import unit_symbol
 
-from .models import Datafile, Dataset, Instrument, Investigation, InvestigationUser
+from .models import WEB_IMAGE, WEB_IMAGE_EXTENSIONS, Datafile, Dataset, Instrument, Investigation, InvestigationUser
 
 # Images shown per dataset page: a gallery is a preview, not a file browser.
 GALLERY_LIMIT = 24
@@ -136,6 +136,10 @@ def _glob_condition(pattern: str) -> Q:
 
 def _files_matching(dataset: Dataset, patterns: list[str]) -> list[Datafile]:
     matching = reduce(operator.or_, (_glob_condition(p) for p in patterns))
+    if all(p.lower().endswith(WEB_IMAGE_EXTENSIONS) for p in patterns):
+        # The index's own condition, so that PostgreSQL reads the partial index of web images
+        # (a few rows) rather than every path of the dataset (28 ms for 100,000 files).
+        matching &= WEB_IMAGE
     return list(Datafile.objects.filter(matching, dataset=dataset).order_by("path")[:GALLERY_LIMIT])
 
 

@@ -25,7 +25,8 @@ QUERIES = {
     # the investigation's tallies count its datasets (no COUNT).
     "3_investigation_page_1": 6,
     "3_investigation_page_100": 6,
-    "4_dataset_page": 9,
+    # The dataset's file_count counts its files (no COUNT).
+    "4_dataset_page": 8,
     "5_parameter_search": 6,
     # GET /api/v1/datasets/facets/: session, user, one query over the tallies (was 3 GROUP BYs, no request).
     "5_facets": 3,

@@ -7,6 +7,7 @@ import io
 import pytest
 from django.urls import reverse
 
+from catalogue.portal import _files_matching
 from techniques.models import DatasetDefinition
 
 from .conftest import make_dataset
@@ -78,10 +79,13 @@ def test_gallery_costs_one_query(client, staff, investigation, data_root, django
     )
     dataset.datafiles.create(path="gallery/x_Guinier.png", size=1)
     dataset.datafiles.create(path="gallery/sub/deeper.png", size=1)  # * stops at a slash
+    dataset.file_count = 5
+    dataset.save(update_fields=["file_count"])  # as registration does
     client.force_login(staff)
     client.get(reverse("search"))
-    # session, user, dataset, vocabulary, gallery files, inputs, outputs, file COUNT, file page
-    with django_assert_num_queries(9):
+    # session, user, dataset, vocabulary, gallery files, inputs, outputs, file page (the dataset's
+    # file_count counts its files)
+    with django_assert_num_queries(8):
         response = client.get(dataset.get_absolute_url())
     view = response.context["view"]
     assert [f.path for f in view.plots] == ["gallery/x_Guinier.png"]
@@ -89,6 +93,11 @@ def test_gallery_costs_one_query(client, staff, investigation, data_root, django
         ("Guinier", [3.1, None, None, None, None, None]),
         ("BIFT", [3.2, None, None, None, 10.5, None]),
     ]
+    assert response.context["page_obj"].paginator.count == 5
+    with django_assert_num_queries(9):  # a filter: the matching files are counted
+        filtered = client.get(dataset.get_absolute_url(), {"path": "gallery"})
+    assert [f.path for f in filtered.context["page_obj"]] == ["gallery/sub/deeper.png", "gallery/x_Guinier.png"]
+    assert filtered.context["page_obj"].paginator.count == 2
     other = dataset.datafiles.get(path="f000.h5")
     assert client.get(reverse("dataset-image", args=[dataset.pk, other.pk])).status_code == 404  # not an image
 
@@ -131,3 +140,12 @@ def test_vocabulary_api_and_exports(client):
     assert client.get(reverse("technique-export", args=["MX", "xml"])).status_code == 404
     page = client.get(reverse("technique-detail", args=["MX"])).content.decode()
     assert "parameters.csv" in page and "/entry/instrument/detector/distance" in page
+
+
+def test_gallery_patterns_other_than_web_images_still_match(investigation, data_root):
+    """Patterns of web images read the partial index of such files; any other pattern reads them all."""
+    dataset = make_dataset(investigation, str(data_root / "maps"))
+    for path in ["a.png", "b.JPG", "c.tif", "d.h5", "sub/e.png"]:
+        dataset.datafiles.create(path=path, size=1)
+    assert [f.path for f in _files_matching(dataset, ["*.png", "*.JPG"])] == ["a.png", "b.JPG"]
+    assert [f.path for f in _files_matching(dataset, ["*.tif", "*.png"])] == ["a.png", "c.tif"]
