@@ -1,10 +1,11 @@
 """The benchmarks of the catalogue at facility scale (manage.py benchmark), on a generated catalogue.
 
 Each figure is the median and the 95th percentile (nearest rank) of `repeat` timed runs after one
-warm-up run; the query count is that of the last run. Pages are timed in the server: Django's test
-client through the whole middleware stack and the templates, without a network. Ingestion (1) and
-the concurrent API (7) go through gunicorn on loopback, with a real Celery worker for (1); without
-a broker (1) is reported as not measured, never with a number."""
+warm-up run, the two sides of a ratio taking turns; the query count is that of the last run. Pages
+are timed in the server: Django's test client through the whole middleware stack and the
+templates, without a network. Ingestion (1) and the concurrent API (7) go through gunicorn on
+loopback, with a real Celery worker for (1); without a broker (1) is reported as not measured,
+never with a number."""
 
 import math
 import os
@@ -93,7 +94,7 @@ def run(*, repeat: int, only: tuple[str, ...] = ITEMS) -> dict:
     pages = math.ceil(investigation.n / DATASETS_PER_PAGE)
     deep = min(DEEP_PAGE, pages)
     investigation_url = reverse("investigation-detail", args=[investigation.pk])
-    # The lists of (3) and (5), measured for the admin, then for the bench user (6).
+    # The lists of (3) and (5), measured for the admin and, in turn with it, for the bench user (6).
     lists: dict[str, tuple[str, str, Callable[[object], Callable]]] = {
         "3_investigation_page_1": (
             f"Investigation page, {investigation.n:,} datasets: page 1",
@@ -117,25 +118,28 @@ def run(*, repeat: int, only: tuple[str, ...] = ITEMS) -> dict:
         ),
     }
     lists = {key: item for key, item in lists.items() if key[0] in only}
+    raw_pages = {"3_investigation_page_1": 1, f"3_investigation_page_{DEEP_PAGE}": deep}
     results = {}
     if "2" in only:
         results["2_datafile_registration"] = _registration(investigation, repeat)
     for key, (title, target, fetch) in lists.items():
-        results[key] = _measure(title, target, fetch(admin), repeat)
-    if "3" in only:
-        for page in (1, deep):
-            result = results[f"3_investigation_page_{1 if page == 1 else DEEP_PAGE}"]
-            raw = _measure("", "", lambda page=page: _raw_page(investigation.pk, page), repeat)
+        # A ratio's two sides are measured in turn: the page and its raw SQL, the admin and the user.
+        turns = {key: (title, target, fetch(admin))}
+        if key in raw_pages:
+            turns["raw"] = ("", "", lambda page=raw_pages[key]: _raw_page(investigation.pk, page))
+        if "6" in only:
+            turns[f"6_{key[2:]}_user"] = (f"{title}, as {BENCH_USER}", "<= 1.5x the admin's", fetch(person))
+        measured = dict(zip(turns, _measure_in_turn(list(turns.values()), repeat), strict=True))
+        result = results[key] = measured.pop(key)
+        if raw := measured.pop("raw", None):
             result.ratio, result.ratio_to = result.median / raw.median, f"raw SQL, {raw.median:.2f} ms"
+        for user_key, user_result in measured.items():
+            user_result.ratio, user_result.ratio_to = user_result.median / result.median, BENCH_ADMIN
+            results[user_key] = user_result
     if "4" in only:
         results["4_dataset_page"] = _measure(
             f"Dataset page, {big.file_count:,} files", "<= 100 ms", _get(clients[admin], big.get_absolute_url()), repeat
         )
-    if "6" in only:
-        for key, (title, _, fetch) in lists.items():
-            result = _measure(f"{title}, as {BENCH_USER}", "<= 1.5x the admin's", fetch(person), repeat)
-            result.ratio, result.ratio_to = result.median / results[key].median, BENCH_ADMIN
-            results[f"6_{key[2:]}_user"] = result
     if "1" in only or "7" in only:
         with _servers() as (url, worker):
             for count in INGESTION_CLIENTS if "1" in only else ():
@@ -161,14 +165,28 @@ def run(*, repeat: int, only: tuple[str, ...] = ITEMS) -> dict:
 
 
 def _measure(title: str, target: str, fetch: Callable, repeat: int) -> Result:
-    fetch()  # warm-up: connections, templates, PostgreSQL's buffers
-    times = []
+    return _measure_in_turn([(title, target, fetch)], repeat)[0]
+
+
+def _measure_in_turn(items: list[tuple[str, str, Callable]], repeat: int) -> list[Result]:
+    """Each (title, target, fetch) timed `repeat` times after one warm-up, taking turns (a, b, a, b...):
+    a ratio between two of them compares runs made moments apart, on a machine whose speed drifts
+    by tens of per cent within minutes (measured one after the other, a ratio of 1.0 read 1.8)."""
+    for _, _, fetch in items:
+        fetch()  # warm-up: connections, templates, PostgreSQL's buffers
+    times: list[list[float]] = [[] for _ in items]
+    queries = [0] * len(items)
     for _ in range(repeat):
-        with CaptureQueriesContext(connection) as queries:
-            started = time.perf_counter()
-            fetch()
-            times.append((time.perf_counter() - started) * 1000)
-    return Result(title, target, median=statistics.median(times), p95=_p95(times), queries=len(queries))
+        for i, (_, _, fetch) in enumerate(items):
+            with CaptureQueriesContext(connection) as captured:
+                started = time.perf_counter()
+                fetch()
+                times[i].append((time.perf_counter() - started) * 1000)
+            queries[i] = len(captured)
+    return [
+        Result(title, target, median=statistics.median(t), p95=_p95(t), queries=q)
+        for (title, target, _), t, q in zip(items, times, queries, strict=True)
+    ]
 
 
 def _p95(values: list[float]) -> float:
