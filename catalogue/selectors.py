@@ -137,7 +137,7 @@ def dataset_list(actor: Actor, portal: bool = True) -> QuerySet[Dataset]:
     )
 
 
-# What a row of the portal's dataset tables shows (templates/catalogue/_dataset_table.html).
+# What a row of the portal's dataset tables shows (templates/jinja2/catalogue/_dataset_table.html).
 TABLE_FIELDS = [*(name for name in DATASET_FIELDS if name not in ("investigation", "description")), "sample__name"]
 
 

@@ -4,8 +4,10 @@ import re
 
 from django import template
 from django.conf import settings
+from django.template.loader import get_template
 from django.utils import timezone
 from django.utils.dates import MONTHS_3
+from django.utils.safestring import mark_safe
 
 from catalogue import access
 from catalogue.routes import pk_url
@@ -17,6 +19,18 @@ register = template.Library()
 @register.simple_tag
 def facility_name() -> str:
     return settings.FACILITY_NAME
+
+
+@register.simple_tag(takes_context=True)
+def dataset_table(context, datasets, show_sample: bool = True, empty_message: str = "No datasets.") -> str:
+    """{% dataset_table page_obj show_sample=True empty_message="..." %}: the portal's dataset table,
+    rendered by Jinja2 (templates/jinja2/catalogue/_dataset_table.html) with the page's technique
+    columns (catalogue.portal.table_columns) and user."""
+    table = get_template("catalogue/_dataset_table.html", using="jinja2")
+    values = {"columns": context.get("columns", []), "user": context.get("user")}
+    return mark_safe(  # Jinja2 has escaped every value
+        table.render({**values, "datasets": datasets, "show_sample": show_sample, "empty_message": empty_message})
+    )
 
 
 @register.filter

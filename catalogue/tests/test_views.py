@@ -430,6 +430,30 @@ def test_dataset_files_paginate_by_50_and_filter_by_path(client, participant, wo
     ]
 
 
+def test_dataset_table_rows(client, participant, staff, world, data_root):
+    """The table (rendered by Jinja2): escaped names, the sample, the processed count, the staff-only
+    warnings badge, the registering badge, and the empty message."""
+    investigation = world["investigation"]
+    make_dataset(
+        investigation,
+        str(data_root / "odd"),
+        name="<b>odd</b> & 'quoted'",
+        warnings=[{"field": "parameters.x", "value": 1, "rule": "a"}, {"field": "inputs", "value": [], "rule": "b"}],
+        files=2,
+    )
+    client.force_login(participant)
+    html = client.get(investigation.get_absolute_url()).content.decode()
+    assert "&lt;b&gt;odd&lt;/b&gt; &amp; &#39;quoted&#39;" in html and "<b>odd</b>" not in html
+    assert f'href="{world["lysozyme"].get_absolute_url()}">lysozyme</a>' in html
+    assert 'title="1 processed dataset"' in html  # the raw dataset's output
+    assert "registering</span>" in html  # osc-thaumatin-1 has no files registered yet
+    assert "warnings-badge" not in html
+    client.force_login(staff)
+    assert "2 warnings</span>" in client.get(investigation.get_absolute_url()).content.decode()
+    empty = make_sample(investigation, "no data yet")
+    assert "No datasets for this sample." in client.get(empty.get_absolute_url()).content.decode()
+
+
 def test_registering_dataset_is_flagged(client, participant, world):
     client.force_login(participant)
     assert "Registering files" in client.get(world["other"].get_absolute_url()).content.decode()
