@@ -7,6 +7,7 @@ templates, without a network. Ingestion (1) and the concurrent API (7) go throug
 loopback, with a real Celery worker for (1); without a broker (1) is reported as not measured,
 never with a number."""
 
+import gc
 import math
 import os
 import socket
@@ -174,15 +175,22 @@ def _measure_in_turn(items: list[tuple[str, str, Callable]], repeat: int) -> lis
     by tens of per cent within minutes (measured one after the other, a ratio of 1.0 read 1.8)."""
     for _, _, fetch in items:
         fetch()  # warm-up: connections, templates, PostgreSQL's buffers
+    # Warm, like a server's worker (config.wsgi.warm_up): what exists now is frozen, out of the
+    # garbage collector's full passes, and thawed again after the runs.
+    gc.collect()
+    gc.freeze()
     times: list[list[float]] = [[] for _ in items]
     queries = [0] * len(items)
-    for _ in range(repeat):
-        for i, (_, _, fetch) in enumerate(items):
-            with CaptureQueriesContext(connection) as captured:
-                started = time.perf_counter()
-                fetch()
-                times[i].append((time.perf_counter() - started) * 1000)
-            queries[i] = len(captured)
+    try:
+        for _ in range(repeat):
+            for i, (_, _, fetch) in enumerate(items):
+                with CaptureQueriesContext(connection) as captured:
+                    started = time.perf_counter()
+                    fetch()
+                    times[i].append((time.perf_counter() - started) * 1000)
+                queries[i] = len(captured)
+    finally:
+        gc.unfreeze()
     return [
         Result(title, target, median=statistics.median(t), p95=_p95(t), queries=q)
         for (title, target, _), t, q in zip(items, times, queries, strict=True)

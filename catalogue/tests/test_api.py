@@ -1,5 +1,6 @@
 """The DRF API: ingestion (POST /api/v1/datasets/), the read endpoints, their filters and costs."""
 
+import gc
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -616,8 +617,13 @@ def test_a_warmed_up_process_is_connected_before_its_first_request():
     from config.wsgi import warm_up
 
     connection.close()
-    warm_up()
-    assert connection.connection is not None and connection.is_usable()
+    frozen = gc.get_freeze_count()
+    try:
+        warm_up()
+        assert connection.connection is not None and connection.is_usable()
+        assert gc.get_freeze_count() > frozen  # start-up's objects are out of the full collections
+    finally:
+        gc.unfreeze()
 
 
 # --- Schema and docs -------------------------------------------------------------------------
