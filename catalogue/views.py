@@ -34,8 +34,8 @@ FILES_PER_PAGE = 50
 ROWS_PER_PAGE = 50
 
 
-def _page(request, queryset, per_page, paginator=Paginator):
-    return paginator(queryset, per_page).get_page(request.GET.get("page"))
+def _page(request, queryset, per_page, paginator=Paginator, **options):
+    return paginator(queryset, per_page, **options).get_page(request.GET.get("page"))
 
 
 def _unfiltered(filterset) -> bool:
@@ -94,7 +94,7 @@ def _dataset_table(request, investigation: Investigation) -> dict:
     )
     # Unfiltered, the table holds every dataset of the investigation: its tallies have counted them.
     count = investigation.dataset_count if _unfiltered(filterset) else None
-    page_obj = DeferredJoinPaginator(filterset.qs, DATASETS_PER_PAGE, count=count).get_page(request.GET.get("page"))
+    page_obj = _page(request, filterset.qs, DATASETS_PER_PAGE, DeferredJoinPaginator, count=count)
     return {
         "investigation": investigation,
         "filterset": filterset,
@@ -151,9 +151,13 @@ def dataset_detail(request, pk: int):
             "outputs": outputs,
             "files": files,
             # Unfiltered: all the dataset's files, which its registration has counted.
-            "page_obj": KnownCountPaginator(
-                files.qs, FILES_PER_PAGE, count=dataset.file_count if _unfiltered(files) else None
-            ).get_page(request.GET.get("page")),
+            "page_obj": _page(
+                request,
+                files.qs,
+                FILES_PER_PAGE,
+                KnownCountPaginator,
+                count=dataset.file_count if _unfiltered(files) else None,
+            ),
         },
     )
 
