@@ -118,9 +118,12 @@ def celery_worker_env(tmp_path) -> dict[str, str]:
     """Extra environment of the worker process; override it in a module or conftest to change it.
 
     By default the worker's DATA_ROOTS is the test's own ``tmp_path`` (the same folder the test
-    gets), because a ``settings`` change in the test process does not reach the worker.
+    gets), and its DATA_FOLDER_PATTERN the test's, because a ``settings`` change in the test
+    process does not reach the worker.
     """
-    return {"DATA_ROOTS": str(tmp_path)}
+    from django.conf import settings
+
+    return {"DATA_ROOTS": str(tmp_path), "DATA_FOLDER_PATTERN": settings.DATA_FOLDER_PATTERN}
 
 
 @pytest.fixture

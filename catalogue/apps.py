@@ -5,4 +5,4 @@ class CatalogueConfig(AppConfig):
     name = "catalogue"
 
     def ready(self):
-        from . import tallies  # noqa: F401 - connects the signals that keep the dataset tallies
+        from . import security, tallies  # noqa: F401 - security: its checks; tallies: the signals that keep the counts

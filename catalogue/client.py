@@ -20,7 +20,8 @@ It needs only `requests` (no Django)::
 
 `store_dataset` returns the stored dataset as the API's dict, with `.created` telling a new
 dataset (True) from an update of the one at the same location (False). Storing is idempotent
-(upsert by location), so the client retries safely on connection errors and on 502/503/504.
+(upsert by location), so the client retries safely on connection errors and on 502/503/504
+(waiting as long as a 503's Retry-After asks, up to a minute, while the catalogue's database restarts).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import requests
 
 API_PATH = "/api/v1/datasets/"
 RETRY_STATUSES = {502, 503, 504}
+MAX_RETRY_AFTER = 60
 
 
 class CatalogueError(Exception):
@@ -98,6 +100,15 @@ def _error_from(response: requests.Response) -> CatalogueError:
     return CatalogueError("\n".join(lines), status=response.status_code, detail=detail, errors=errors)
 
 
+def _retry_after(response: requests.Response) -> float:
+    """The server's Retry-After in seconds (a 503 while its database restarts), at most a minute."""
+    try:
+        seconds = float(response.headers.get("Retry-After", 0))
+    except ValueError:  # an HTTP date: not worth parsing here
+        return 0
+    return min(seconds, MAX_RETRY_AFTER) if seconds > 0 else 0  # also NaN -> 0
+
+
 def store_dataset(
     url: str,
     key: str,
@@ -122,6 +133,7 @@ def store_dataset(
     try:
         for attempt in range(retries + 1):
             last = attempt == retries
+            delay = backoff * 2**attempt
             try:
                 response = http.post(endpoint, json=body, headers=headers, timeout=timeout)
             except (requests.ConnectionError, requests.Timeout) as exc:
@@ -132,7 +144,8 @@ def store_dataset(
                     return StoredDataset(response.json(), created=response.status_code == 201)
                 if last or response.status_code not in RETRY_STATUSES:
                     raise _error_from(response)
-            time.sleep(backoff * 2**attempt)
+                delay = max(delay, _retry_after(response))
+            time.sleep(delay)
     finally:
         if session is None:
             http.close()

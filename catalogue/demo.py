@@ -31,7 +31,7 @@ from django.db import transaction
 
 from techniques.validation import validate_parameters
 
-from . import services
+from . import locations, services
 from .access import Actor
 from .models import Instrument, InstrumentApiKey, InstrumentScientist, Investigation, InvestigationUser, Sample
 from .services import DatasetRequest
@@ -149,17 +149,12 @@ class DemoSession:
 
 
 class SessionFolder:
-    """The session's folder on disk, e.g. <root>/visitor/mx1111/id30a1/20160404, and its datasets."""
+    """The session's data folder, as settings.DATA_FOLDER_PATTERN gives it in the first data root
+    (e.g. <root>/visitor/mx1111/id30a1/20160404), and its datasets."""
 
-    def __init__(self, session: DemoSession, data_root: Path):
+    def __init__(self, session: DemoSession, path: Path):
         self.session = session
-        self.path = (
-            data_root
-            / "visitor"
-            / session.proposal.replace("-", "").lower()
-            / session.instrument.replace("-", "").lower()
-            / f"{session.start:%Y%m%d}"
-        )
+        self.path = path
         self.datasets: list[DemoDataset] = []
 
     def add(self, name: str, folder: str, *, files: dict[str, bytes], **fields) -> str:
@@ -924,7 +919,7 @@ def _write_missing(location: Path, files: dict[str, bytes]) -> int:
     return written
 
 
-def _load_session(report: DemoReport, session: DemoSession, users: dict, actor: Actor, data_root: Path) -> None:
+def _load_session(report: DemoReport, session: DemoSession, users: dict, actor: Actor) -> None:
     investigation, outcome = _upsert(
         Investigation,
         {"name": session.proposal, "visit_id": session.visit_id},
@@ -951,7 +946,7 @@ def _load_session(report: DemoReport, session: DemoSession, users: dict, actor: 
         )
         report.count("samples", outcome)
 
-    folder = SessionFolder(session, data_root)
+    folder = SessionFolder(session, Path(locations.investigation_folders(investigation)[0]))
     session.datasets(folder)
     for item in folder.datasets:
         written = _write_missing(Path(item.request.location), item.files)
@@ -976,7 +971,7 @@ def _api_key(report: DemoReport) -> str:
 
 
 @transaction.atomic
-def load_demo(*, password: str, data_root: Path) -> DemoReport:
+def load_demo(*, password: str) -> DemoReport:
     """Create or update the demo; all or nothing (files written before a failure stay, harmlessly)."""
     report = DemoReport()
     users = {spec.username: _user(report, spec, password) for spec in USERS}
@@ -994,7 +989,7 @@ def load_demo(*, password: str, data_root: Path) -> DemoReport:
         report.count("instrument scientists", outcome)
     actor = Actor(user=users[ADMIN])  # staff may store datasets in any investigation
     for session in SESSIONS:
-        _load_session(report, session, users, actor, data_root)
+        _load_session(report, session, users, actor)
     report.api_key_secret = _api_key(report)
     return report
 

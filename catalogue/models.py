@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models, transaction
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from techniques.models import DatasetDefinition, ParameterType
 
@@ -39,6 +40,11 @@ class Investigation(models.Model):
     end_date = models.DateTimeField()
     release_date = models.DateTimeField(help_text="From this date the investigation and its data are public.")
     doi = models.CharField("DOI", max_length=200, blank=True)
+    data_folder = models.CharField(
+        max_length=1024,
+        blank=True,
+        help_text="Where this session's data lie, inside a data root; empty: settings.DATA_FOLDER_PATTERN gives it.",
+    )
     # When the participants were told that their data is about to become public.
     release_notice_sent = models.DateTimeField(null=True, blank=True, editable=False)
     created = models.DateTimeField(auto_now_add=True)
@@ -265,6 +271,24 @@ class Datafile(models.Model):
 
     def __str__(self):
         return self.path
+
+
+class PendingRegistration(models.Model):
+    """A registration still to do: the outbox of the worker's file registration.
+
+    Written in the store's transaction, deleted in the registration's: a message lost by the broker,
+    or by a worker killed mid-task, loses nothing, and `reconcile_datasets` (also a beat task) sends
+    it again. One row per store: two stores of the same location register both their lists.
+    """
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="+")
+    files = models.JSONField(null=True, blank=True, help_text="The file list given; null: scan the location")
+    created = models.DateTimeField(auto_now_add=True)
+    sent = models.DateTimeField(default=timezone.now, help_text="When its task was last sent to the worker")
+    attempts = models.PositiveIntegerField(default=1, help_text="How many times its task was sent")
+
+    def __str__(self):
+        return f"registration of dataset {self.dataset_id}"
 
 
 class DataCollection(models.Model):

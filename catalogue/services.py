@@ -1,24 +1,26 @@
 """Writes to the catalogue. Each function owns its transaction; side effects go out on commit."""
 
 import hashlib
+import logging
 import os
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import islice
-from pathlib import Path
 
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.core.mail import send_mass_mail
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from techniques.models import ParameterType
 from techniques.validation import check_definition, validate_parameters
 from techniques.vocabulary import current_vocabulary
 
+from . import locations
 from .access import Actor, can_write_investigation, investigation_q
 from .models import (
     AuditEntry,
@@ -30,8 +32,11 @@ from .models import (
     Investigation,
     InvestigationUser,
     ParameterValue,
+    PendingRegistration,
     Sample,
 )
+
+logger = logging.getLogger(__name__)
 
 FILE_BATCH = 5000
 
@@ -282,11 +287,6 @@ class DatasetRequest:
     files: list | None = None  # [{"path", "size", "checksum", "modified"}] or None to scan
 
 
-def location_is_allowed(location: str) -> bool:
-    path = Path(os.path.normpath(location))
-    return path.is_absolute() and any(path.is_relative_to(root) for root in settings.DATA_ROOTS)
-
-
 def _find_investigation(request: DatasetRequest, errors: dict) -> Investigation | None:
     investigations = Investigation.objects.select_related("instrument")
     if request.proposal:
@@ -341,10 +341,11 @@ def _validate(actor: Actor, request: DatasetRequest) -> tuple[dict, dict]:
     """Resolve and check everything before writing anything; returns (resolved, errors)."""
     errors: dict = {}
     resolved: dict = {}
-    location = os.path.normpath(request.location) if request.location else ""
-    if not location_is_allowed(location):
-        roots = ", ".join(str(root) for root in settings.DATA_ROOTS)
-        errors["location"] = f"'{request.location}' is not an absolute path inside a data root ({roots})"
+    try:
+        location = locations.normalise_location(request.location)
+    except locations.PathRefused as exc:
+        errors["location"] = f"'{request.location}' {exc}"
+        location = ""
     resolved["location"] = location
 
     investigation = _find_investigation(request, errors)
@@ -353,6 +354,17 @@ def _validate(actor: Actor, request: DatasetRequest) -> tuple[dict, dict]:
         errors["investigation"] = f"no investigation {_describe(request)}"
         investigation = None
     resolved["investigation"] = investigation
+    if location and investigation is not None and not locations.location_in_investigation(location, investigation):
+        errors["location"] = _refused_location(location, investigation)
+    elif location and investigation is None and not locations.inside_data_roots(location):
+        roots = ", ".join(str(root) for root in settings.DATA_ROOTS)
+        errors["location"] = f"'{location}' is not inside a data root ({roots})"
+    if request.files:
+        _normalise_file_paths(request.files, errors)
+    if location and "location" not in errors and "files" not in errors and request.files:
+        escaping = locations.escaping_files(location, [item["path"] for item in request.files])
+        if escaping:
+            errors["files"] = f"real path outside the dataset's location: {', '.join(escaping[:10])}"
 
     vocabulary = current_vocabulary()
     definition = None
@@ -367,6 +379,14 @@ def _validate(actor: Actor, request: DatasetRequest) -> tuple[dict, dict]:
     sent = request.parameters or {}
     validated = validate_parameters(sent, vocabulary)
     resolved["inputs"] = _find_inputs(actor, request.inputs or [], errors)
+    if investigation is not None and "inputs" not in errors:
+        outside = [
+            ref
+            for ref in request.inputs or []
+            if isinstance(ref, str) and not locations.location_in_investigation(os.path.normpath(ref), investigation)
+        ]
+        if outside:
+            errors["inputs"] = f"not inside the data folder of {investigation}: {', '.join(outside)}"
     broken = {"parameters": dict(validated.errors)} if validated.errors else {}
     if definition is not None:
         inputs = [(d.location, d.definition.code if d.definition_id else None) for d in resolved["inputs"]]
@@ -393,6 +413,26 @@ def _validate(actor: Actor, request: DatasetRequest) -> tuple[dict, dict]:
     if request.start_date and request.end_date and request.end_date < request.start_date:
         errors["end_date"] = "is before start_date"
     return resolved, errors
+
+
+def _normalise_file_paths(files: list[dict], errors: dict) -> None:
+    """Each file's path, normalised in place (`a//b/./c` -> `a/b/c`); the refused ones by index."""
+    refused = {}
+    for index, item in enumerate(files):
+        try:
+            item["path"] = locations.normalise_file_path(item.get("path"))
+        except locations.PathRefused as exc:
+            refused[str(index)] = {"path": str(exc)}
+    if refused:
+        errors["files"] = refused
+
+
+def _refused_location(location: str, investigation: Investigation) -> str:
+    """The one answer for every location the investigation may not hold: outside its folder, a link
+    leading out of it, or a folder of another investigation's dataset (hidden or not, the same
+    words, so that nobody learns where other sessions' data lie)."""
+    folders = " or ".join(locations.investigation_folders(investigation))
+    return f"'{location}' is not a folder inside the data folder of {investigation} ({folders})"
 
 
 def _warnings(broken: dict, sent: dict, inputs: list[Dataset]) -> list[dict]:
@@ -463,8 +503,6 @@ def dataset_store(*, actor: Actor, request: DatasetRequest) -> tuple[Dataset, bo
 @transaction.atomic
 def _store(request: DatasetRequest, resolved: dict) -> tuple[Dataset, bool]:
     """dataset_store's writes, in one transaction."""
-    from .tasks import register_datafiles
-
     investigation: Investigation = resolved["investigation"]
     sample = None
     if request.sample:
@@ -501,9 +539,9 @@ def _store(request: DatasetRequest, resolved: dict) -> tuple[Dataset, bool]:
     elif inline:
         _register(dataset, rows)
     else:
-        # argsrepr: Celery would otherwise build a repr of every file for the message headers.
-        argsrepr = f"({dataset.pk}, {'None' if files is None else f'<{len(files)} files>'})"
-        transaction.on_commit(lambda: register_datafiles.apply_async((dataset.pk, files), argsrepr=argsrepr))
+        # The outbox row commits with the dataset; the message only names the dataset.
+        PendingRegistration.objects.create(dataset=dataset, files=files)
+        transaction.on_commit(lambda: registration_send(dataset_id=dataset.pk))
     return dataset, created
 
 
@@ -517,7 +555,7 @@ def _upsert_dataset(location: str, fields: dict, new_fields: dict) -> tuple[Data
     except Dataset.DoesNotExist:
         return Dataset.objects.create(location=location, **{**fields, **new_fields}), True
     if existing.investigation_id != fields["investigation"].pk:
-        raise IngestionError({"location": f"'{location}' already belongs to another investigation"})
+        raise IngestionError({"location": _refused_location(location, fields["investigation"])})
     for key, value in fields.items():
         setattr(existing, key, value)
     existing.save()
@@ -527,41 +565,89 @@ def _upsert_dataset(location: str, fields: dict, new_fields: dict) -> tuple[Data
 # --- File registration: in the worker, or with the dataset for a short list ---------------------
 
 
-def _scan(location: Path):
-    for directory, _subdirs, names in os.walk(location):
-        for name in names:
-            full = Path(directory) / name
-            try:
-                stat = full.stat()
-            except OSError:
-                continue
-            yield {
-                "path": str(full.relative_to(location)),
-                "size": stat.st_size,
-                "modified": datetime.fromtimestamp(stat.st_mtime, tz=timezone.get_current_timezone()),
-            }
+def _scan(dataset: Dataset, skipped: list[str]):
+    """The files found under the dataset's location, as registration takes them. Links whose real
+    path leaves the location are not followed but added to `skipped`; so is the whole location when
+    its real path has left its investigation's folder since it was stored."""
+    if not locations.dataset_is_in_place(dataset):
+        skipped.append(".")
+        return
+    zone = timezone.get_current_timezone()
+    for kind, found in locations.scan(dataset.location):
+        if kind == "skipped":
+            skipped.append(found)
+            continue
+        path, size, mtime = found
+        yield {"path": path, "size": size, "modified": datetime.fromtimestamp(mtime, tz=zone)}
 
 
 def _datafile_row(item: dict) -> tuple:
-    """(path, size, checksum, modified) of a file as given or found on disk."""
+    """(path, size, checksum, modified) of a file as given or found on disk, its path normalised."""
     modified = item.get("modified")
     if isinstance(modified, str):
         modified = datetime.fromisoformat(modified)
     if modified is not None and timezone.is_naive(modified):
         modified = timezone.make_aware(modified)  # as Django would store it
-    return os.path.normpath(item["path"]), int(item.get("size") or 0), item.get("checksum") or "", modified
+    path = locations.normalise_file_path(item["path"])
+    return path, int(item.get("size") or 0), item.get("checksum") or "", modified
+
+
+# How many of the paths a scan skipped are named on the dataset's status.
+SKIPPED_NAMED = 20
 
 
 def datafiles_register(*, dataset_id: int, files: list | None = None) -> Dataset | None:
     """Bulk-insert the dataset's files (given, or found on disk), then update counts and size.
-    A file already registered gets the new size, checksum and modification time."""
+    A file already registered gets the new size, checksum and modification time. A scan skips
+    what leads out of the location, and says so in the dataset's warnings."""
     with transaction.atomic():
         try:
-            dataset = Dataset.objects.select_for_update().only("location").get(pk=dataset_id)
+            dataset = (
+                Dataset.objects.select_for_update(of=("self",))
+                .select_related("investigation__instrument")
+                .only(
+                    "location",
+                    "warnings",
+                    "investigation__data_folder",
+                    "investigation__name",
+                    "investigation__visit_id",
+                    "investigation__start_date",
+                    "investigation__end_date",
+                    "investigation__instrument__name",
+                )
+                .get(pk=dataset_id)
+            )
         except Dataset.DoesNotExist:
             return None
-        _register(dataset, map(_datafile_row, files if files is not None else _scan(Path(dataset.location))))
+        skipped: list[str] = []
+        _register(dataset, map(_datafile_row, files if files is not None else _scan(dataset, skipped)))
+        if files is None:
+            _warn_skipped(dataset, skipped)
     return dataset
+
+
+def _warn_skipped(dataset: Dataset, skipped: list[str]) -> None:
+    """Replace the scan's warning on the dataset (kept with lenient validation's)."""
+    warnings = [w for w in dataset.warnings if w.get("field") != "files"]
+    if skipped == ["."]:
+        warnings.append(
+            {
+                "field": "files",
+                "value": dataset.location,
+                "rule": "the location's real path left its investigation's folder: nothing registered",
+            }
+        )
+    elif skipped:
+        warnings.append(
+            {
+                "field": "files",
+                "value": sorted(skipped)[:SKIPPED_NAMED],
+                "rule": f"{len(skipped)} links lead outside the dataset's location: not registered",
+            }
+        )
+    if warnings != dataset.warnings:
+        dataset.warnings = warnings
+        dataset.save(update_fields=["warnings"])
 
 
 def _register(dataset: Dataset, rows) -> None:
@@ -570,6 +656,7 @@ def _register(dataset: Dataset, rows) -> None:
     if connection.vendor == "postgresql":
         _copy_datafiles(dataset.pk, rows)
     else:
+        rows = iter(rows)  # islice over a list would start again from its head: an endless loop
         for batch in iter(lambda: list(islice(rows, FILE_BATCH)), []):
             _insert_datafiles(dataset.pk, batch)
     totals = Datafile.objects.filter(dataset_id=dataset.pk).aggregate(count=Count("id"), size=Sum("size"))
@@ -633,3 +720,62 @@ def _insert_datafiles(dataset_id: int, batch: list[tuple]) -> None:
         unique_fields=["dataset", "path"],
         update_fields=["size", "checksum", "modified"],
     )
+
+
+# --- The registration outbox: sent on commit, drained by the worker, sent again if lost ----------
+
+
+def registration_send(*, dataset_id: int) -> bool:
+    """Queue the registration of what is pending for the dataset; False if the broker could not be
+    reached. Nothing is lost then: the rows stay, and registrations_resend sends them again."""
+    try:
+        _send_registration(dataset_id)
+    except KombuOperationalError:
+        logger.warning("Registration of dataset %s not queued: broker unreachable; to be sent again.", dataset_id)
+        return False
+    return True
+
+
+def _send_registration(dataset_id: int) -> None:
+    from .tasks import register_datafiles  # tasks imports this module
+
+    register_datafiles.apply_async((dataset_id,))
+
+
+def registration_run(*, dataset_id: int) -> Dataset | None:
+    """Register the dataset's pending file lists (or scans) and delete them, in one transaction.
+    Idempotent: a message delivered again finds nothing pending and returns None."""
+    with transaction.atomic():
+        # Locked: a second delivery at the same time waits here, then finds the rows gone.
+        pending = list(
+            PendingRegistration.objects.select_for_update()
+            .filter(dataset_id=dataset_id)
+            .order_by("pk")
+            .values_list("pk", "files")
+        )
+        dataset = None
+        for _, files in pending:
+            dataset = datafiles_register(dataset_id=dataset_id, files=files)
+        if pending:
+            PendingRegistration.objects.filter(pk__in=[pk for pk, _ in pending]).delete()
+    return dataset
+
+
+def registrations_resend(*, older_than: timedelta) -> int:
+    """Send again the registrations pending for longer than older_than: their message was lost with
+    the broker, or is held by a worker killed mid-task until the broker's visibility timeout.
+    Returns how many datasets; raises the broker's error if it cannot be reached."""
+    now = timezone.now()
+    stale = PendingRegistration.objects.filter(sent__lt=now - older_than)
+    dataset_ids = sorted(set(stale.values_list("dataset_id", flat=True)))
+    sent: list[int] = []
+    try:
+        for dataset_id in dataset_ids:
+            _send_registration(dataset_id)
+            sent.append(dataset_id)
+    finally:
+        if sent:
+            stale.filter(dataset_id__in=sent).update(sent=now, attempts=F("attempts") + 1)
+    if sent:
+        logger.warning("Sent again the registration of %d dataset(s): %s", len(sent), sent[:20])
+    return len(sent)

@@ -1,14 +1,35 @@
+from datetime import timedelta
+
 from celery import shared_task
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
+from kombu.exceptions import OperationalError as BrokerOperationalError
 
 from . import services, usersync
 
+# The database or the broker unreachable for a while (a restart, a fail-over): try again later.
+CONNECTION_ERRORS = (OperationalError, InterfaceError, BrokerOperationalError, ConnectionError)
 
-@shared_task(acks_late=True)
-def register_datafiles(dataset_id: int, files: list | None = None) -> int | None:
-    """Register a dataset's files; idempotent (upsert by path), so safe to run again."""
-    dataset = services.datafiles_register(dataset_id=dataset_id, files=files)
+
+@shared_task(
+    acks_late=True,  # idempotent: a worker killed mid-task leaves the message to be delivered again
+    reject_on_worker_lost=True,
+    autoretry_for=CONNECTION_ERRORS,
+    retry_backoff=2,  # waits of up to 2, 4, 8 ... s (jittered)
+    retry_backoff_max=300,  # below the broker's visibility timeout, see settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    max_retries=10,  # within about 20 minutes; then reconcile_registrations sends it again
+)
+def register_datafiles(dataset_id: int) -> int | None:
+    """Register what catalogue.models.PendingRegistration holds for the dataset; returns its file
+    count, or None when nothing was pending (an earlier delivery did it)."""
+    dataset = services.registration_run(dataset_id=dataset_id)
     return None if dataset is None else dataset.file_count
+
+
+@shared_task
+def reconcile_registrations() -> int:
+    """Periodic (beat): send again the registrations pending past settings.REGISTRATION_GRACE_SECONDS."""
+    return services.registrations_resend(older_than=timedelta(seconds=settings.REGISTRATION_GRACE_SECONDS))
 
 
 @shared_task

@@ -15,6 +15,7 @@ from . import beamline, selectors, services
 from .access import Actor, actor_for, can_change_release_date, is_beamline_staff
 from .filtersets import DatafileFilterSet, DatasetFilterSet, DatasetTableFilterSet, InvestigationFilterSet
 from .forms import ReleaseDateForm
+from .locations import PathRefused, open_dataset_file
 from .models import Investigation
 from .pagination import CappedPaginator, DeferredJoinPaginator, KnownCountPaginator
 from .portal import (
@@ -170,8 +171,8 @@ def dataset_image(request, pk: int, file_pk: int):
     if datafile is None or not is_gallery_file(dataset, datafile.path):
         raise Http404("No such image.")
     try:
-        return FileResponse(open(f"{dataset.location}/{datafile.path}", "rb"))  # noqa: SIM115 (closed by Django)
-    except OSError:
+        return FileResponse(open_dataset_file(dataset, datafile.path))
+    except (OSError, PathRefused):
         raise Http404("The image is not on disk.") from None
 
 

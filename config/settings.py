@@ -6,9 +6,12 @@ Defaults give the embedded setup of `make run`: SQLite, locmem cache, Celery tas
 
 import json
 import urllib.request
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -16,7 +19,10 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
-SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="insecure-development-key-change-me-" + "x" * 24)
+# Public (it is in the repository): for `make run` and the tests only. Production (DJANGO_HTTPS=1
+# without DJANGO_DEBUG) refuses it below, and `check --deploy` fails on it (catalogue/security.py).
+DEVELOPMENT_SECRET_KEY = "insecure-development-key-change-me-" + "x" * 24
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=DEVELOPMENT_SECRET_KEY)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -33,6 +39,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "axes",  # sign-in lockout (AXES_* below)
+    "csp",  # Content-Security-Policy header (CONTENT_SECURITY_POLICY below)
     "techniques",
     "catalogue",
     "logbook",
@@ -43,13 +51,17 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "catalogue.security.PrivateCacheMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "catalogue.middleware.DatabaseUnavailableMiddleware",  # 503 + Retry-After, not 500
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks: turns a lockout into its page
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -102,6 +114,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# The sign-in lockout first (django-axes, see "Security" below); with OIDC on, its backend too.
+AUTHENTICATION_BACKENDS = ["catalogue.security.SignInLockoutBackend", "django.contrib.auth.backends.ModelBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
@@ -134,7 +148,12 @@ FACILITY_NAME = env.str("FACILITY_NAME", default="European Synchrotron Radiation
 EMBARGO_YEARS = env.int("EMBARGO_YEARS", default=3)
 # Dataset locations must lie inside one of these folders.
 DATA_ROOTS = [Path(p) for p in env.list("DATA_ROOTS", default=[str(BASE_DIR / "var" / "data")])]
-DEMO_DATA_ROOT = DATA_ROOTS[0]
+# Each investigation's data folder, inside each data root, unless staff or the user-office sync set
+# its own (Investigation.data_folder). Fields: root, proposal and instrument (lower case, letters
+# and digits only: mx1111, id30a1), proposal_name and instrument_name (as written), visit_id, and
+# start and end (dates in TIME_ZONE, with a format: {start:%Y%m%d}). A dataset's location must lie
+# inside its investigation's folder.
+DATA_FOLDER_PATTERN = env.str("DATA_FOLDER_PATTERN", default="{root}/visitor/{proposal}/{instrument}/{start:%Y%m%d}")
 INGESTION_VALIDATION = env.str("INGESTION_VALIDATION", default="strict")  # facility default: strict | lenient
 # A file list of up to this many entries is registered with its dataset, in the same transaction
 # (the answer says complete); longer lists and scans of the location go to the worker.
@@ -161,6 +180,22 @@ CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=None)
 # does around a web request.
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Nothing lost when a worker, Redis or PostgreSQL fails (README, "Reliability"). The registration task
+# is acknowledged once done (acks_late, catalogue/tasks.py); with Redis, a message held by a worker that
+# died is delivered again after the visibility timeout: longer than the longest registration and than
+# the task's longest retry delay (300 s), or Redis would deliver it twice meanwhile.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=1800),
+    # A broker that does not answer fails the request's send in seconds, not minutes (the dataset is
+    # stored all the same, its registration pending).
+    "socket_connect_timeout": 3,
+    "socket_timeout": 10,
+}
+# Registrations still pending this long after their task was sent are sent again, by the beat task
+# every REGISTRATION_RECONCILE_SECONDS and by `manage.py reconcile_datasets`.
+REGISTRATION_GRACE_SECONDS = env.int("REGISTRATION_GRACE_SECONDS", default=600)
+REGISTRATION_RECONCILE_SECONDS = env.int("REGISTRATION_RECONCILE_SECONDS", default=300)
 # Periodic tasks, run by `celery -A config beat`.
 CELERY_BEAT_SCHEDULE = {
     "sync-user-office": {
@@ -168,6 +203,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.int("USER_OFFICE_SYNC_MINUTES", default=60) * 60.0,
     },
     "send-release-notices": {"task": "catalogue.tasks.send_release_notices", "schedule": 24 * 3600.0},
+    "reconcile-registrations": {
+        "task": "catalogue.tasks.reconcile_registrations",
+        "schedule": float(REGISTRATION_RECONCILE_SECONDS),
+    },
 }
 # The user office's export (JSON or CSV, see docs/user-office-export.json); empty: no periodic sync.
 USER_OFFICE_EXPORT = env.str("USER_OFFICE_EXPORT", default="")
@@ -224,7 +263,11 @@ def _discover(issuer: str) -> dict:
 
 if OIDC_RP_CLIENT_ID:
     _provider = _discover(env.str("OIDC_OP_ISSUER", default=""))
-    AUTHENTICATION_BACKENDS = ["catalogue.identity.ProviderBackend", "django.contrib.auth.backends.ModelBackend"]
+    AUTHENTICATION_BACKENDS = [
+        "catalogue.security.SignInLockoutBackend",  # first: a locked-out client reaches no other backend
+        "catalogue.identity.ProviderBackend",
+        "django.contrib.auth.backends.ModelBackend",
+    ]
     OIDC_RP_CLIENT_SECRET = env.str("OIDC_RP_CLIENT_SECRET")
     OIDC_OP_AUTHORIZATION_ENDPOINT = env.str(
         "OIDC_OP_AUTHORIZATION_ENDPOINT", default=_provider.get("authorization_endpoint", env.NOTSET)
@@ -249,6 +292,50 @@ if env.bool("DJANGO_HTTPS", default=False):
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    if not DEBUG and SECRET_KEY == DEVELOPMENT_SECRET_KEY:
+        raise ImproperlyConfigured("DJANGO_SECRET_KEY is not set: production cannot run with the development key.")
+# SecurityMiddleware's defaults also send X-Content-Type-Options: nosniff, Referrer-Policy: same-origin
+# and Cross-Origin-Opener-Policy: same-origin; XFrameOptionsMiddleware, X-Frame-Options: DENY.
+
+# Content-Security-Policy (django-csp): scripts, styles and fonts from the portal only, no inline
+# script or style (static/js/portal.js; htmx's eval is off, templates/base.html). The API docs
+# page relaxes it (catalogue/api/urls.py). No form-action: signing out redirects to the provider.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],  # Bootstrap's icons in its CSS are data: URIs
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
+# The client's address, for the lockouts: REMOTE_ADDR, or behind this many trusted proxies the one
+# they add to X-Forwarded-For (catalogue.security.client_ip). 0: no proxy, or one that does not say.
+DJANGO_PROXY_COUNT = env.int("DJANGO_PROXY_COUNT", default=0)
+
+# Sign-in lockout (django-axes, database handler): after SIGN_IN_FAILURE_LIMIT wrong passwords for a
+# username from one address, the portal's and the admin's sign-in answer 429 (even to the right
+# password) for SIGN_IN_LOCKOUT_MINUTES. Failures are listed, and can be deleted, in the admin
+# ("Access attempts"), or cleared with `manage.py axes_reset`.
+AXES_FAILURE_LIMIT = env.int("SIGN_IN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("SIGN_IN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # the lockout ends when announced
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
+AXES_CLIENT_IP_CALLABLE = "catalogue.security.client_ip"
+AXES_DISABLE_ACCESS_LOG = True  # keep failures only, not a row per successful sign-in
+
+# Failed `Authorization: Api-Key` attempts: after API_KEY_FAILURE_LIMIT from one address within
+# API_KEY_LOCKOUT_SECONDS, that address gets 429 with Retry-After for API_KEY_LOCKOUT_SECONDS, whatever
+# key it sends. Counted in the cache: set CACHE_URL to Redis in production so that all processes share it.
+API_KEY_FAILURE_LIMIT = env.int("API_KEY_FAILURE_LIMIT", default=10)
+API_KEY_LOCKOUT_SECONDS = env.int("API_KEY_LOCKOUT_SECONDS", default=300)
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="data-portal@localhost")

@@ -2,22 +2,31 @@ from django.contrib.auth.models import AnonymousUser
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from catalogue import services
+from catalogue import security, services
 
 KEYWORD = "Api-Key"
 
 
 class InstrumentKeyAuthentication(authentication.BaseAuthentication):
-    """`Authorization: Api-Key <key>`: the request acts for the key's instrument."""
+    """`Authorization: Api-Key <key>`: the request acts for the key's instrument.
+
+    An address that sent too many bad keys is answered 429 with Retry-After before its key is even
+    looked at (catalogue.security); good keys do not count.
+    """
 
     def authenticate(self, request):
         header = authentication.get_authorization_header(request).decode(errors="replace").split()
         if not header or header[0] != KEYWORD:
             return None
+        client = security.client_ip(request._request)
+        if wait := security.api_key_wait(client):
+            raise exceptions.Throttled(wait=wait, detail="Too many failed API keys from this address.")
         if len(header) != 2:
+            security.api_key_failed(client)
             raise exceptions.AuthenticationFailed("Give the key as 'Authorization: Api-Key <key>'.")
         key = services.api_key_authenticate(secret=header[1])
         if key is None:
+            security.api_key_failed(client)
             raise exceptions.AuthenticationFailed("Unknown, expired or revoked API key.")
         return AnonymousUser(), key
 

@@ -37,13 +37,27 @@ DATASETS_URL = "/api/v1/datasets/"
 # --- Settings ---------------------------------------------------------------------------------
 
 
+# Each investigation's folder in the tests: <data root>/<proposal>, e.g. <tmp>/data/mx1 for MX-1.
+TEST_FOLDER_PATTERN = "{root}/{proposal}"
+
+
 @pytest.fixture(autouse=True)
 def data_root(settings, tmp_path) -> Path:
-    """The only folder dataset locations may lie in, for this test."""
+    """The data folder of MX-1 (the `investigation` fixture), where most tests store their datasets:
+    <tmp>/data/mx1, inside the only data root <tmp>/data. Other investigations' folders are its
+    siblings (investigation_folder)."""
     root = tmp_path / "data"
     root.mkdir()
     settings.DATA_ROOTS = [root]
-    return root
+    settings.DATA_FOLDER_PATTERN = TEST_FOLDER_PATTERN
+    folder = root / "mx1"
+    folder.mkdir()
+    return folder
+
+
+def investigation_folder(data_root: Path, investigation) -> Path:
+    """The data folder of another investigation than MX-1, beside data_root."""
+    return data_root.parent / "".join(c for c in investigation.name.lower() if c.isalnum())
 
 
 # --- Vocabulary -------------------------------------------------------------------------------
@@ -226,11 +240,14 @@ def instrument_client(api_key) -> APIClient:
 
 
 def store_request(data_root: Path, **fields) -> services.DatasetRequest:
-    """A valid request for MX-1/v1 unless fields say otherwise; location relative to the data root."""
-    values = {"name": "scan 1", "location": "mx1/scan1", "proposal": "MX-1", "visit_id": "v1"}
+    """A valid request for MX-1/v1 unless fields say otherwise; a relative location lies in the
+    folder of the proposal (data_root for MX-1)."""
+    values = {"name": "scan 1", "location": "scan1", "proposal": "MX-1", "visit_id": "v1"}
     values.update(fields)
     if not values["location"].startswith("/"):
-        values["location"] = str(data_root / values["location"])
+        proposal = values["proposal"] or "MX-1"
+        folder = data_root.parent / "".join(c for c in proposal.lower() if c.isalnum())
+        values["location"] = str(folder / values["location"])
     return services.DatasetRequest(**values)
 
 

@@ -434,6 +434,10 @@ ADMIN_STATUS = {
     "admin:catalogue_auditentry_delete": 403,
     "admin:catalogue_instrumentapikey_delete": 403,  # keys are revoked, not deleted
     "admin:admin/(?P<url>.*)$": 404,
+    # django-axes' records of failed sign-ins: written by the lockout, never by hand
+    "admin:axes_accessattempt_add": 403,
+    "admin:axes_accesslog_add": 403,
+    "admin:axes_accessfailurelog_add": 403,
 }
 
 

@@ -14,6 +14,21 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "a-long-test-password"
 
+
+@pytest.fixture(autouse=True)
+def no_policy_violations(browser_page):
+    """Every test here also checks that the Content-Security-Policy blocked nothing (and htmx ran no code)."""
+    problems = []
+    browser_page.on(
+        "console",
+        lambda message: problems.append(message.text)
+        if "Content Security Policy" in message.text or "htmx:evalDisallowedError" in message.text
+        else None,
+    )
+    browser_page.on("pageerror", lambda error: problems.append(str(error)))
+    yield
+    assert problems == []
+
 VOCABULARY = [
     # name, label, unit, type
     ("TESTB_resolution", "Resolution", "angstrom", "numeric"),

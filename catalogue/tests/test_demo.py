@@ -31,14 +31,18 @@ from catalogue.models import (
 
 pytestmark = pytest.mark.django_db
 
+# settings.DATA_FOLDER_PATTERN's default, the layout of the seeds' facility.
+DEFAULT_FOLDER_PATTERN = "{root}/visitor/{proposal}/{instrument}/{start:%Y%m%d}"
+
 
 @pytest.fixture
 def demo_root(settings, tmp_path, monkeypatch) -> Path:
-    settings.DATA_ROOTS = [tmp_path]
-    settings.DEMO_DATA_ROOT = tmp_path / "demo"
+    """The data root, with the facility's own folder pattern (the default), as `make run` has them."""
+    settings.DATA_ROOTS = [tmp_path / "demo"]
+    settings.DATA_FOLDER_PATTERN = DEFAULT_FOLDER_PATTERN
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast
     monkeypatch.delenv("DEMO_PASSWORD", raising=False)
-    return settings.DEMO_DATA_ROOT
+    return tmp_path / "demo"
 
 
 @pytest.fixture
@@ -229,10 +233,24 @@ def test_demo_password_comes_from_the_environment(load_demo, client, monkeypatch
     assert "4 updated" in output  # the users' passwords
 
 
-def test_a_demo_root_outside_the_data_roots_is_refused(load_demo, settings, tmp_path):
-    settings.DATA_ROOTS = [tmp_path / "instruments"]
+def test_the_demo_follows_the_folder_pattern(load_demo, demo_root, settings):
+    """Each session's files go where the facility's pattern puts its data, whatever the pattern."""
+    load_demo()
+    mx = Dataset.objects.filter(investigation__name="MX-1111")
+    assert mx.filter(location__startswith=f"{demo_root}/visitor/mx1111/id30a1/20160404/").count() == mx.count() == 13
+    settings.DATA_FOLDER_PATTERN = "{root}/{instrument_name}/{proposal_name}/{visit_id}"
+    Dataset.objects.all().delete()
+    load_demo()
+    for investigation in Investigation.objects.select_related("instrument"):
+        folder = demo_root / investigation.instrument.name / investigation.name / investigation.visit_id
+        assert investigation.datasets.exists()
+        assert {Path(d.location).is_relative_to(folder) for d in investigation.datasets.all()} == {True}
 
-    with pytest.raises(CommandError, match="not an absolute path inside a data root"):
+
+def test_a_pattern_outside_the_data_roots_is_refused(load_demo, settings, tmp_path):
+    settings.DATA_FOLDER_PATTERN = str(tmp_path / "elsewhere" / "{proposal}")
+
+    with pytest.raises(CommandError, match="is not a folder inside the data folder of"):
         load_demo()
 
     assert not Dataset.objects.exists() and not Investigation.objects.exists()

@@ -209,6 +209,7 @@ def oidc(settings, role_groups, oidc_provider) -> Provider:
     """OIDC on, as config/settings.py switches it on from the environment."""
     configuration = oidc_provider.configuration
     settings.AUTHENTICATION_BACKENDS = [
+        "catalogue.security.SignInLockoutBackend",
         "catalogue.identity.ProviderBackend",
         "django.contrib.auth.backends.ModelBackend",
     ]
@@ -257,7 +258,11 @@ def test_settings_come_from_the_environment_and_the_discovery_document(oidc_prov
     assert output.returncode == 0, output.stderr
     configuration = oidc_provider.configuration
     assert json.loads(output.stdout) == [
-        ["catalogue.identity.ProviderBackend", "django.contrib.auth.backends.ModelBackend"],
+        [
+            "catalogue.security.SignInLockoutBackend",
+            "catalogue.identity.ProviderBackend",
+            "django.contrib.auth.backends.ModelBackend",
+        ],
         configuration["authorization_endpoint"],
         "https://elsewhere.example/token",  # an explicit endpoint wins
         configuration["userinfo_endpoint"],

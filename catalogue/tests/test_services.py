@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from catalogue import services
 from catalogue.access import Actor
-from catalogue.models import Datafile, Dataset, InstrumentApiKey, ParameterValue, Sample
+from catalogue.models import Datafile, Dataset, InstrumentApiKey, Investigation, ParameterValue, Sample
 from catalogue.services import IngestionError, datafiles_register, dataset_store
 from catalogue.tallies import recount
 
@@ -47,8 +47,8 @@ def test_every_problem_is_reported_by_field_and_nothing_is_written(world, actor,
         dataset_store(actor=actor, request=request)
     errors = excinfo.value.errors
     assert set(errors) == {"location", "investigation", "definition", "parameters", "inputs"}
-    assert "is not an absolute path inside a data root" in errors["location"]
-    assert str(data_root) in errors["location"]
+    assert "is not inside a data root" in errors["location"]
+    assert str(data_root.parent) in errors["location"]
     assert errors["investigation"] == "no investigation MX-404 / v1"
     assert errors["definition"] == "unknown definition 'TEST_nope'"
     assert errors["parameters"] == {
@@ -85,8 +85,8 @@ def test_locations_outside_the_data_roots_are_refused(world, actor, data_root, l
 
 
 def test_location_is_normalised(world, actor, data_root):
-    dataset, _ = dataset_store(actor=actor, request=store_request(data_root, location=f"{data_root}/mx1/./a//scan1/"))
-    assert dataset.location == str(data_root / "mx1" / "a" / "scan1")
+    dataset, _ = dataset_store(actor=actor, request=store_request(data_root, location=f"{data_root}/./a//scan1/"))
+    assert dataset.location == str(data_root / "a" / "scan1")
 
 
 def test_a_definition_of_the_other_kind_is_refused(world, actor, data_root):
@@ -105,22 +105,41 @@ def test_end_before_start_is_refused(world, actor, data_root):
 
 def test_a_dataset_cannot_be_its_own_input(world, actor, data_root):
     dataset_store(actor=actor, request=store_request(data_root))
-    request = store_request(data_root, inputs=[str(data_root / "mx1" / "scan1")])
+    request = store_request(data_root, inputs=[str(data_root / "scan1")])
     with pytest.raises(IngestionError) as excinfo:
         dataset_store(actor=actor, request=request)
     assert excinfo.value.errors == {"inputs": "a dataset cannot be its own input"}
 
 
 def test_a_location_of_another_investigation_is_refused(world, actor, data_root, instrument):
+    """MX-1's folder is not MX-2's: storing MX-1's data into MX-2 is refused before anything is written."""
     dataset_store(actor=actor, request=store_request(data_root))
     make_investigation(instrument, "MX-2", "v1")
     before = counts()
-    request = store_request(data_root, proposal="MX-2", sample="new sample")
+    request = store_request(data_root, location=str(data_root / "scan1"), proposal="MX-2", sample="new sample")
     with pytest.raises(IngestionError) as excinfo:
         dataset_store(actor=actor, request=request)
     assert excinfo.value.errors == {
-        "location": f"'{data_root / 'mx1' / 'scan1'}' already belongs to another investigation"
+        "location": f"'{data_root / 'scan1'}' is not a folder inside the data folder of MX-2 v1 "
+        f"({data_root.parent / 'mx2'})"
     }
+    assert counts() == before
+
+
+def test_a_location_owned_elsewhere_answers_like_any_refused_location(world, actor, data_root, instrument):
+    """Two sessions sharing a folder (set by staff): a location already stored for one is refused for
+    the other in the same words as a location outside its folder, so nobody learns that data lie there."""
+    dataset_store(actor=actor, request=store_request(data_root))
+    make_investigation(instrument, "MX-2", "v1")
+    Investigation.objects.filter(name="MX-2").update(data_folder=str(data_root))
+    before = counts()
+    answers = []
+    for location in (data_root / "scan1", data_root.parent / "elsewhere"):
+        request = store_request(data_root, location=str(location), proposal="MX-2", sample="new sample")
+        with pytest.raises(IngestionError) as excinfo:
+            dataset_store(actor=actor, request=request)
+        answers.append(excinfo.value.errors["location"].replace(str(location), "<location>"))
+    assert answers[0] == answers[1] == f"'<location>' is not a folder inside the data folder of MX-2 v1 ({data_root})"
     assert counts() == before  # the sample made before the check was rolled back
 
 
@@ -182,7 +201,7 @@ def test_a_scientist_writes_on_their_instrument_only(world, scientist, other_sci
     dataset, created = dataset_store(actor=Actor(user=scientist), request=store_request(data_root))
     assert created
     with pytest.raises(IngestionError) as excinfo:
-        dataset_store(actor=Actor(user=other_scientist), request=store_request(data_root, location="mx1/scan2"))
+        dataset_store(actor=Actor(user=other_scientist), request=store_request(data_root, location="scan2"))
     assert excinfo.value.errors == {"investigation": "no investigation MX-1 / v1"}
 
 
@@ -420,7 +439,7 @@ def test_concurrent_stores_of_one_location_give_one_dataset(investigation, vocab
 
 @pytest.fixture
 def stored(world, actor, data_root) -> Dataset:
-    dataset, _ = dataset_store(actor=actor, request=store_request(data_root, location="mx1/scan1"))
+    dataset, _ = dataset_store(actor=actor, request=store_request(data_root, location="scan1"))
     return dataset
 
 
@@ -439,7 +458,7 @@ def test_register_a_given_file_list(stored):
 
 
 def test_register_by_scanning_the_folder(stored, data_root):
-    folder = data_root / "mx1" / "scan1"
+    folder = data_root / "scan1"
     (folder / "sub").mkdir(parents=True)
     (folder / "a.h5").write_bytes(b"x" * 10)
     (folder / "sub" / "b.h5").write_bytes(b"y" * 32)
@@ -453,7 +472,7 @@ def test_register_by_scanning_the_folder(stored, data_root):
 
 
 def test_registering_again_adds_no_duplicates_and_updates_sizes(stored, data_root):
-    folder = data_root / "mx1" / "scan1"
+    folder = data_root / "scan1"
     folder.mkdir(parents=True)
     (folder / "a.h5").write_bytes(b"x" * 10)
     datafiles_register(dataset_id=stored.pk)
@@ -493,7 +512,7 @@ def test_a_file_listed_twice_is_stored_once_as_last_listed(stored, register_path
 
 
 def test_several_registrations_in_one_transaction(world, actor, data_root, stored):
-    other, _ = dataset_store(actor=actor, request=store_request(data_root, location="mx1/scan2"))
+    other, _ = dataset_store(actor=actor, request=store_request(data_root, location="scan2"))
     with transaction.atomic():
         datafiles_register(dataset_id=stored.pk, files=[{"path": "a.cbf", "size": 1}])
         datafiles_register(dataset_id=other.pk, files=[{"path": "a.cbf", "size": 2}])

@@ -44,7 +44,7 @@ def running_session(instrument_name: str, proposal: str, visit_id: str) -> APICl
 def test_worker_scans_the_location_and_registers_files(celery_worker_process, settings, tmp_path):
     settings.DATA_ROOTS = [tmp_path]
     client = running_session("ID30A-1", "MX-1111", "id30a1-1")
-    location = tmp_path / "RAW_DATA" / "sample1" / "oscillation"
+    location = tmp_path / "mx1111" / "RAW_DATA" / "sample1" / "oscillation"
     (location / "sub").mkdir(parents=True)
     for index in range(1, 121):
         (location / f"image_{index:04d}.cbf").write_bytes(b"x" * index)
@@ -80,7 +80,7 @@ def test_worker_registers_a_given_file_list(celery_worker_process, settings, tmp
         "instrument": "BM29",
         "time": timezone.now().isoformat(),
         "name": "acquisition",
-        "location": str(tmp_path / "bm29" / "acquisition"),
+        "location": str(tmp_path / "mx2485" / "acquisition"),
         "files": files,
     }
 

@@ -1,9 +1,22 @@
-// Dataset tables: the expand button shows or hides the row below it. htmx loads the row's
-// content when the button opens it (see hx-trigger on the button, which runs first).
+// The portal's only script: the Content-Security-Policy allows no inline script, and htmx
+// evaluates no code (htmx-config in templates/base.html), so the behaviour below lives here.
+
+// Dataset tables: the expand button shows or hides the row below it; opening it sends "expand",
+// on which htmx loads the row's content (hx-trigger="expand" on the button).
 document.addEventListener("click", (event) => {
   const button = event.target.closest("[data-expand]");
   if (!button) return;
   const row = document.getElementById(button.getAttribute("aria-controls"));
   row.hidden = !row.hidden;
   button.setAttribute("aria-expanded", String(!row.hidden));
+  if (!row.hidden) button.dispatchEvent(new Event("expand"));
+});
+
+// A live dataset table polls for new datasets, but not while one of its rows is expanded (the
+// refresh would close it).
+document.addEventListener("htmx:beforeRequest", (event) => {
+  const poller = event.detail.elt;
+  if (poller.matches("[data-pause-while-expanded]") && poller.querySelector(".dataset-detail:not([hidden])")) {
+    event.preventDefault();
+  }
 });

@@ -1,5 +1,4 @@
 import os
-from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -15,18 +14,18 @@ class Command(BaseCommand):
     help = (
         "Load the demo catalogue (ID30A-1, BM29, BM05 and CM01; an MX, a BioSAXS, a HiP-CT and a cryo-ET "
         "session with their datasets and files) and the demo accounts. Idempotent: a second run changes "
-        "nothing. Passwords: $DEMO_PASSWORD, default 'demo'. Files go under settings.DEMO_DATA_ROOT."
+        "nothing. Passwords: $DEMO_PASSWORD, default 'demo'. Files go into each session's data folder "
+        "(settings.DATA_FOLDER_PATTERN in the first of settings.DATA_ROOTS)."
     )
 
     def handle(self, *args, **options):
         password = os.environ.get("DEMO_PASSWORD") or "demo"
-        data_root = Path(settings.DEMO_DATA_ROOT)
         try:
-            report = demo.load_demo(password=password, data_root=data_root)
+            report = demo.load_demo(password=password)
         except demo.DemoError as exc:
             raise CommandError(f"The demo was not loaded: {exc}") from exc
 
-        self.stdout.write(self.style.SUCCESS(f"Demo catalogue loaded (files under {data_root})."))
+        self.stdout.write(self.style.SUCCESS(f"Demo catalogue loaded (files under {settings.DATA_ROOTS[0]})."))
         for kind, outcomes in report.counts.items():
             summary = ", ".join(f"{number} {outcome}" for outcome, number in outcomes.items() if number)
             self.stdout.write(f"  {kind:<24}{summary}")
