@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.utils import timezone
 
-from . import services
+from . import locations, services
 from .models import (
     AuditEntry,
     DataCollection,
@@ -101,7 +101,30 @@ class InvestigationAdminForm(forms.ModelForm):
 
     class Meta:
         model = Investigation
-        fields = ["name", "visit_id", "title", "summary", "instrument", "start_date", "end_date", "release_date", "doi"]
+        fields = [
+            "name",
+            "visit_id",
+            "title",
+            "summary",
+            "instrument",
+            "start_date",
+            "end_date",
+            "release_date",
+            "doi",
+            "data_folder",
+        ]
+
+    def clean_data_folder(self):
+        folder = self.cleaned_data["data_folder"].strip()
+        if not folder:
+            return ""
+        try:
+            folder = locations.normalise_location(folder)
+        except locations.PathRefused as exc:
+            raise forms.ValidationError(f"The folder {exc}.") from None
+        if not locations.inside_data_roots(folder):
+            raise forms.ValidationError("The folder must lie inside a data root (settings.DATA_ROOTS).")
+        return folder
 
     def clean(self):
         cleaned = super().clean()

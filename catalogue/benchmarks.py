@@ -38,7 +38,7 @@ from django.urls import reverse
 from config import gunicorn as gunicorn_config
 from techniques.models import DatasetDefinition, ParameterType
 
-from . import services
+from . import locations, services
 from .models import Datafile, Dataset, DatasetTally, Investigation, ParameterValue
 from .synthetic import BENCH_ADMIN, BENCH_USER
 from .views import DATASETS_PER_PAGE
@@ -352,7 +352,7 @@ def _servers():
     worker = [sys.executable, "-m", "celery", "-A", "config", "worker", "-n", name]
     worker += ["--without-heartbeat", "--without-mingle", "--without-gossip", "--loglevel=WARNING"]
     with tempfile.TemporaryDirectory() as data_root:
-        env = {"DATA_ROOTS": data_root}
+        env = {"DATA_ROOTS": data_root, "DATA_FOLDER_PATTERN": settings.DATA_FOLDER_PATTERN}
         with _process(gunicorn, env, lambda: _answers(url)):
             if settings.CELERY_TASK_ALWAYS_EAGER:  # no broker: the tasks would run in gunicorn
                 yield url, None
@@ -422,7 +422,7 @@ def _ingestion(url: str, data_root: Path, investigation: Investigation, clients:
     times = []
     try:
         for run in range(repeat + 1):  # the first is a warm-up
-            root = data_root / f"run-{uuid.uuid4().hex[:12]}"
+            root = Path(locations.pattern_folder(investigation, data_root)) / f"run-{uuid.uuid4().hex[:12]}"
             bodies = [
                 _ingestion_body(investigation, root / f"ds{i:03d}", parameters) for i in range(INGESTION_DATASETS)
             ]

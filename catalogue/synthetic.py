@@ -209,13 +209,14 @@ class Writer:
                 inv["end"],
                 default_release_date(inv["end"]),
                 "",
+                "",
                 CREATED,
                 CREATED,
             )
             for i, inv in enumerate(investigations)
         ]
         columns = ["id", "name", "visit_id", "title", "summary", "instrument_id", "start_date", "end_date"]
-        self._copy(Investigation, [*columns, "release_date", "doi", "created", "modified"], rows)
+        self._copy(Investigation, [*columns, "release_date", "doi", "data_folder", "created", "modified"], rows)
         return investigations
 
     def participants(self, investigations, users, bench_user) -> None:

@@ -18,7 +18,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from . import services
+from . import locations, services
 from .models import Instrument, Investigation, InvestigationUser, Sample, UserProfile
 
 USER_FIELDS = ("email", "first_name", "last_name")
@@ -73,6 +73,8 @@ def proposals_from_csv(rows) -> list[dict]:
         session = next((s for s in proposal["sessions"] if s["visit_id"] == row["visit_id"]), None)
         if session is None:
             session = {key: row[key] for key in ("visit_id", "instrument", "start", "end")} | {"participants": []}
+            if (row.get("data_folder") or "").strip():
+                session["data_folder"] = row["data_folder"].strip()
             proposal["sessions"].append(session)
         person = {key: row.get(key) or "" for key in ("username", "role", "orcid", *USER_FIELDS)}
         session["participants"].append(person)
@@ -134,12 +136,27 @@ def _sync_session(proposal: dict, session: dict, users: dict, changes: list) -> 
         "start_date": start,
         "end_date": end,
     }
+    if "data_folder" in session:  # absent: the folder pattern, or what staff set
+        fields["data_folder"] = _data_folder(session["data_folder"])
     investigation = _sync_investigation(proposal["proposal"], session["visit_id"], fields, changes)
     people = proposal.get("participants", []) + session.get("participants", [])
     wanted = {(_sync_user(person, users, changes), _role(person)) for person in people}
     _sync_roles(investigation, wanted, changes)
     for sample in proposal.get("samples", []) + session.get("samples", []):
         _sync_sample(investigation, sample, changes)
+
+
+def _data_folder(value) -> str:
+    """A session's own data folder: empty (the pattern's), or an absolute path inside a data root."""
+    if not value:
+        return ""
+    try:
+        folder = locations.normalise_location(value)
+    except locations.PathRefused as exc:
+        raise SyncError(f"data_folder {value!r} {exc}") from None
+    if not locations.inside_data_roots(folder):
+        raise SyncError(f"data_folder {value!r} is not inside a data root")
+    return folder
 
 
 def _sync_investigation(name: str, visit_id: str, fields: dict, changes: list) -> Investigation:

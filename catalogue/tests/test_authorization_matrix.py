@@ -13,6 +13,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.contrib import admin
@@ -24,7 +25,7 @@ from django.utils import timezone
 from catalogue.models import AuditEntry, Datafile, Investigation
 from techniques.models import DatasetDefinition
 
-from .conftest import make_dataset, make_sample, make_user, parameter_type
+from .conftest import investigation_folder, make_dataset, make_sample, make_user, parameter_type
 
 pytestmark = pytest.mark.django_db
 
@@ -123,8 +124,8 @@ def world(
         Investigation.objects.filter(pk=inv.pk).update(title=f"Investigation {inv.name} {token(target)}")
         inv.refresh_from_db()
         sample = make_sample(inv, f"sample-{token(target)}")
-        location = data_root / target
-        location.mkdir()
+        location = investigation_folder(data_root, inv) / target
+        location.mkdir(parents=True)
         (location / f"{token(target)}.png").write_bytes(b"\x89PNG\r\n\x1a\n")
         dataset = make_dataset(
             inv, str(location), sample=sample, name=f"dataset-{token(target)}", definition=definition
@@ -273,16 +274,36 @@ def store(m: Matrix, url: str) -> None:
     for role in ROLES:
         for target in TARGETS:
             inv = m.world[target]["investigation"]
-            location = str(m.world["released"]["dataset"].location) + f"-new-{role}-{target}"
-            body = {"proposal": inv.name, "visit_id": inv.visit_id, "name": "new", "location": location}
+            own_folder = Path(m.world[target]["dataset"].location).parent
+            body = {"proposal": inv.name, "visit_id": inv.visit_id, "name": "new", "location": f"{own_folder}/{role}"}
             response = m.call(role, url, "post", body)
             if role in STORE_REFUSED:
                 m.status(response, STORE_REFUSED[role], role, target)
             elif INSTRUMENT_OF[target] in WRITES_TO[role]:
                 m.status(response, 201, role, target)
+                store_elsewhere(m, role, target, url)
             elif m.status(response, 400, role, target):
                 want = {"investigation": f"no investigation {inv.name} / {inv.visit_id}"}
                 m.expect(response.json()["errors"] == want, role, f"refusal {response.json()}", target)
+
+
+def store_elsewhere(m: Matrix, role: str, target: str, url: str) -> None:
+    """Whoever may write to the target may not store another investigation's folder into it: neither
+    a stored dataset's folder, nor a new folder there, nor the data root. All three answer alike."""
+    inv = m.world[target]["investigation"]
+    answers = set()
+    for other in TARGETS:
+        if other == target:
+            continue
+        stored = m.world[other]["dataset"].location
+        for location in (stored, f"{Path(stored).parent}/new-{role}", str(Path(stored).parent.parent)):
+            body = {"proposal": inv.name, "visit_id": inv.visit_id, "name": "stolen", "location": location}
+            response = m.call(role, url, "post", body)
+            if m.status(response, 400, role, f"{target} <- {location}"):
+                errors = response.json()["errors"]
+                m.expect(set(errors) == {"location"}, role, f"refusal {errors}", target)
+                answers.add(errors.get("location", "").replace(f"'{location}'", "<location>"))
+    m.expect(len(answers) == 1, role, f"refusals differ: {answers}", target)
 
 
 def object_page(kind: str, shows: bool = True, kwargs=None):
