@@ -37,8 +37,15 @@ run: venv assets
 	$(PY) manage.py load_demo
 	$(PY) manage.py runserver 127.0.0.1:8000
 
+# The whole suite on PostgreSQL and Redis, then again on SQLite with eager tasks (the embedded
+# default of `make run`) but for the tests that need a worker, a browser or PostgreSQL itself.
+SQLITE_TEST_DB := $(CURDIR)/var/test-sqlite.sqlite3
 test: venv assets
 	scripts/with-test-services $(VENV)/bin/pytest $(PYTEST_ARGS)
+	mkdir -p var
+	DATABASE_URL=sqlite:///$(SQLITE_TEST_DB) CELERY_BROKER_URL= $(VENV)/bin/pytest -p no:cacheprovider \
+		-m "not worker and not browser and not postgresql" \
+		--ignore=catalogue/tests/test_embedded_setup.py $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .

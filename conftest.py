@@ -94,6 +94,16 @@ def _fast_password_hasher():
         yield
 
 
+@pytest.fixture(autouse=True)
+def _postgresql_only(request):
+    """Tests marked ``postgresql`` skip on another database (the SQLite run of ``make test``)."""
+    if request.node.get_closest_marker("postgresql"):
+        from django.db import connection
+
+        if connection.vendor != "postgresql":
+            pytest.skip(f"needs PostgreSQL, not {connection.vendor}")
+
+
 # --- Celery ------------------------------------------------------------------------------------
 
 

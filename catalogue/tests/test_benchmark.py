@@ -15,6 +15,8 @@ from catalogue.synthetic import BENCH_USER, SCALES
 
 from .conftest import live_counts, tally_counts
 
+pytestmark = pytest.mark.postgresql  # the generator writes with COPY
+
 # Queries per measured run: a change here is an N+1 or a lost one; update it on purpose only.
 QUERIES = {
     # PostgreSQL: CREATE TEMPORARY TABLE IF NOT EXISTS (the connection keeps it), COPY, INSERT ... SELECT,

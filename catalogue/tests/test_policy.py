@@ -189,7 +189,7 @@ def test_a_moved_release_date_is_announced_again(settings, soon, staff, django_c
     assert len(mail.outbox) == 4
 
 
-def test_both_periodic_tasks_are_scheduled():
+def test_the_periodic_tasks_are_scheduled():
     tasks_scheduled = {entry["task"] for entry in django_settings.CELERY_BEAT_SCHEDULE.values()}
-    assert tasks_scheduled == {"catalogue.tasks.sync_user_office", "catalogue.tasks.send_release_notices"}
-    assert {tasks.sync_user_office.name, tasks.send_release_notices.name} == tasks_scheduled
+    periodic = (tasks.sync_user_office, tasks.send_release_notices, tasks.reconcile_registrations)
+    assert {task.name for task in periodic} == tasks_scheduled

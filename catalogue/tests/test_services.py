@@ -279,6 +279,7 @@ def test_the_same_location_twice_gives_one_dataset_with_the_new_fields(world, ac
     assert Sample.objects.count() == 2  # both samples exist; the dataset points at the last
 
 
+@pytest.mark.postgresql  # reads PostgreSQL's ctid
 @pytest.mark.parametrize("statement", ["arrays", "values"])
 def test_storing_again_rewrites_only_the_values_that_changed(world, actor, data_root, statement, monkeypatch):
     """PostgreSQL's statements with arrays, and the portable ones with a VALUES list (SQLite)."""
