@@ -48,9 +48,12 @@ def month_grid(year: int, month: int, sessions: list[Investigation]) -> list[lis
 
 
 def parse_month(text: str | None) -> tuple[int, int]:
-    """'2026-11' -> (2026, 11); anything else -> this month."""
+    """'2026-11' -> (2026, 11); anything else -> this month. Years 2 to 9998 only: the page also
+    shows the months before and after, in a time zone and in UTC (the database's)."""
     try:
         year, month = (int(part) for part in (text or "").split("-"))
+        if not 1 < year < 9999:
+            raise ValueError(year)
         date(year, month, 1)
     except ValueError:
         today = timezone.localdate()

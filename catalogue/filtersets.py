@@ -1,9 +1,10 @@
 """One FilterSet per model, shared by the portal pages and the API."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import django_filters
 from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -17,9 +18,54 @@ from .models import Datafile, Dataset, DatasetTally, Instrument, Investigation, 
 DATE = forms.DateInput(attrs={"type": "date"})
 
 
+MAX_ID = 2**63 - 1  # PostgreSQL's bigint
+
+
+class NoNulModelChoiceField(django_filters.fields.ModelChoiceField):
+    """Looks the choice up only when it is text PostgreSQL can compare (no NUL): its error is a 500."""
+
+    def to_python(self, value):
+        if isinstance(value, str) and "\x00" in value:
+            raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
+        return super().to_python(value)
+
+
+class ModelChoiceFilter(django_filters.ModelChoiceFilter):
+    field_class = NoNulModelChoiceField
+
+
 @extend_schema_field(OpenApiTypes.STR)
-class ParameterNameFilter(django_filters.ModelChoiceFilter):
+class ParameterNameFilter(ModelChoiceFilter):
     """A vocabulary parameter, by name."""
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class IdFilter(django_filters.Filter):
+    """An object's id: a whole number the database can hold. django-filter's NumberFilter read
+    "1e30" and "-1.4e+63" as decimals, which overflowed the query."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, min_value=1, max_value=MAX_ID, **kwargs)
+
+
+class UtcDateTimeField(django_filters.fields.IsoDateTimeField):
+    """Also refuses a time that exists in its own offset but not in UTC, where the database compares
+    it: 9999-12-31T23:59:59-23:59 is in year 10000 there."""
+
+    def to_python(self, value):
+        result = super().to_python(value)
+        if result is not None:
+            try:
+                result.astimezone(UTC)
+            except OverflowError:
+                raise ValidationError("Enter a date and time between the years 1 and 9999 in UTC.") from None
+        return result
+
+
+class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcDateTimeField
 
 
 @extend_schema_field(OpenApiTypes.INT)
@@ -33,14 +79,14 @@ class YearFilter(django_filters.Filter):
         if value is None:
             return qs
         zone = timezone.get_default_timezone()
-        return qs.filter(
-            start_date__gte=datetime(value, 1, 1, tzinfo=zone), start_date__lt=datetime(value + 1, 1, 1, tzinfo=zone)
-        )
+        qs = qs.filter(start_date__lt=datetime(value + 1, 1, 1, tzinfo=zone))
+        # The first instant of year 1 in a zone east of UTC is in year 0 in UTC, which Python cannot hold.
+        return qs.filter(start_date__gte=datetime(value, 1, 1, tzinfo=zone)) if value > 1 else qs
 
 
 class InvestigationFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_text", label="Text")
-    instrument = django_filters.ModelChoiceFilter(
+    instrument = ModelChoiceFilter(
         queryset=Instrument.objects.all(), to_field_name="name", label="Instrument", empty_label="All instruments"
     )
     start_after = django_filters.DateFilter(field_name="start_date", lookup_expr="date__gte", widget=DATE, label="From")
@@ -60,7 +106,7 @@ class InvestigationFilterSet(django_filters.FilterSet):
 
 
 class SampleFilterSet(django_filters.FilterSet):
-    investigation = django_filters.NumberFilter(field_name="investigation_id")
+    investigation = IdFilter(field_name="investigation_id")
     name = django_filters.CharFilter(lookup_expr="icontains")
 
     class Meta:
@@ -92,15 +138,15 @@ class DatasetFilterSet(django_filters.FilterSet):
     &parameter_min=12000&parameter_max=13000&unit=eV."""
 
     q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name")
-    investigation = django_filters.NumberFilter(field_name="investigation_id")
-    sample = django_filters.NumberFilter(field_name="sample_id")
+    investigation = IdFilter(field_name="investigation_id")
+    sample = IdFilter(field_name="sample_id")
     instrument = django_filters.CharFilter(field_name="investigation__instrument__name", label="Instrument")
-    definition = django_filters.ModelChoiceFilter(
+    definition = ModelChoiceFilter(
         queryset=DatasetDefinition.objects.all(), to_field_name="code", empty_label="All definitions"
     )
     technique = django_filters.CharFilter(field_name="definition__technique__code", label="Technique")
-    start_after = django_filters.IsoDateTimeFilter(field_name="start_date", lookup_expr="gte")
-    start_before = django_filters.IsoDateTimeFilter(field_name="start_date", lookup_expr="lte")
+    start_after = IsoDateTimeFilter(field_name="start_date", lookup_expr="gte")
+    start_before = IsoDateTimeFilter(field_name="start_date", lookup_expr="lte")
     year = YearFilter(label="Start year", min_value=1, max_value=9998)
     parameter = ParameterNameFilter(
         queryset=ParameterType.objects.all(), to_field_name="name", method="filter_parameter"
@@ -133,8 +179,8 @@ class DatasetFilterSet(django_filters.FilterSet):
 class DatasetTableFilterSet(django_filters.FilterSet):
     """The filters of an investigation's dataset table."""
 
-    sample = django_filters.ModelChoiceFilter(queryset=Sample.objects.none(), empty_label="All samples")
-    definition = django_filters.ModelChoiceFilter(
+    sample = ModelChoiceFilter(queryset=Sample.objects.none(), empty_label="All samples")
+    definition = ModelChoiceFilter(
         queryset=DatasetDefinition.objects.all(), to_field_name="code", empty_label="All definitions"
     )
 
@@ -152,7 +198,7 @@ class DatasetTableFilterSet(django_filters.FilterSet):
 
 
 class DatafileFilterSet(django_filters.FilterSet):
-    dataset = django_filters.NumberFilter(field_name="dataset_id")
+    dataset = IdFilter(field_name="dataset_id")
     path = django_filters.CharFilter(lookup_expr="icontains")
 
     class Meta:

@@ -7,8 +7,11 @@ from functools import cached_property
 from django.conf import settings
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.db.models import QuerySet
-from rest_framework.pagination import PageNumberPagination
+from rest_framework.pagination import PageNumberPagination, _get_displayed_page_numbers, _get_page_links
 from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
+
+MAX_OFFSET = 2**63 - 1  # PostgreSQL's bigint
 
 
 class CappedPaginator(Paginator):
@@ -43,7 +46,16 @@ class CappedPaginator(Paginator):
             raise PageNotAnInteger("That page number is not an integer") from None
         if number < 1:
             raise EmptyPage("That page number is less than 1")
+        if number * self.per_page > MAX_OFFSET:  # an OFFSET the database cannot take
+            raise EmptyPage("That page contains no results")
         return number
+
+    def get_page(self, number):
+        """As Paginator.get_page: a page past the rows gives the last page, here the last one counted."""
+        try:
+            return super().get_page(number)
+        except EmptyPage:
+            return self.page(self.num_pages)
 
     def page(self, number):
         if not self.capped:
@@ -112,6 +124,23 @@ class CappedPageNumberPagination(PageNumberPagination):
                 "results": data,
             }
         )
+
+    def get_html_context(self):
+        """The browsable API's page links. Past the cap the page number can exceed num_pages, which
+        DRF's links assume it never does: the last page shown is then this one, or the next."""
+        if not self.page.paginator.capped:
+            return super().get_html_context()
+        base_url = self.request.build_absolute_uri()
+
+        def page_url(number):
+            if number == 1:
+                return remove_query_param(base_url, self.page_query_param)
+            return replace_query_param(base_url, self.page_query_param, number)
+
+        current = self.page.number
+        final = max(self.page.paginator.num_pages, current + self.page.has_next())
+        page_links = _get_page_links(_get_displayed_page_numbers(current, final), current, page_url)
+        return {"previous_url": self.get_previous_link(), "next_url": self.get_next_link(), "page_links": page_links}
 
     def get_paginated_response_schema(self, schema):
         response = super().get_paginated_response_schema(schema)

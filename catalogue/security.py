@@ -12,6 +12,8 @@
   request, so that no browser or proxy cache keeps embargoed pages.
 """
 
+import functools
+import logging
 import math
 import time
 
@@ -20,6 +22,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.checks import Error, Tags, register
 from django.utils.cache import patch_cache_control
+
+logger = logging.getLogger(__name__)
 
 SECRET_KEY_MIN_LENGTH = 50
 
@@ -65,11 +69,13 @@ class SignInLockoutBackend(AxesStandaloneBackend):
     """django-axes' lockout check (it authenticates no one: the next backends do).
 
     authenticate() without a request (the test client's login(), a shell) is no sign-in from the
-    web: there is nothing to count it against, so it passes (axes itself would raise).
+    web: there is nothing to count it against, so it passes (axes itself would raise). Nor is the
+    provider's callback (OpenID Connect: no username), or one address's failed callbacks would
+    lock everyone behind it out; the provider throttles its own sign-in.
     """
 
     def authenticate(self, request, username=None, password=None, **kwargs):
-        if request is None:
+        if request is None or username is None:
             return None
         return super().authenticate(request, username, password, **kwargs)
 
@@ -78,6 +84,22 @@ def _api_key_cache_keys(ip: str) -> tuple[str, str]:
     return f"api-key-failures:{ip}", f"api-key-lockout:{ip}"
 
 
+def _cache_unavailable_lets_through(function):
+    """The throttle is a guard, not a gate: while its cache (Redis) is unreachable, keys are checked
+    as usual, unthrottled, rather than every instrument's request failing with a 500."""
+
+    @functools.wraps(function)
+    def guarded(ip: str):
+        try:
+            return function(ip)
+        except Exception as exc:  # any cache backend's connection error
+            logger.warning("API-key throttle skipped, its cache is unavailable: %r", exc)
+            return 0
+
+    return guarded
+
+
+@_cache_unavailable_lets_through
 def api_key_wait(ip: str) -> int:
     """Seconds this address must wait before it may try a key again; 0: it may."""
     _, lockout_key = _api_key_cache_keys(ip)
@@ -85,6 +107,7 @@ def api_key_wait(ip: str) -> int:
     return max(1, math.ceil(until - time.time())) if until else 0
 
 
+@_cache_unavailable_lets_through
 def api_key_failed(ip: str) -> None:
     """Count a failed key from this address; at the limit, lock the address out."""
     failures_key, lockout_key = _api_key_cache_keys(ip)

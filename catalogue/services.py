@@ -482,14 +482,24 @@ def _write_parameter_values(dataset_id: int, values: dict, types: dict[str, Para
             )
 
 
-def dataset_store(*, actor: Actor, request: DatasetRequest) -> tuple[Dataset, bool]:
+# The request's fields that find the investigation.
+_INVESTIGATION_FIELDS = {"proposal", "visit_id", "instrument", "time"}
+
+
+def dataset_store(*, actor: Actor, request: DatasetRequest, shape_errors: dict | None = None) -> tuple[Dataset, bool]:
     """Validate and upsert a dataset by location; returns (dataset, created).
 
     Raises IngestionError with every problem by field; nothing is written then. A list of up to
     settings.INGESTION_INLINE_FILES files is registered in the same transaction; a longer one, or a
     scan of the location (files=None), is queued for the worker when the transaction commits.
+    shape_errors: the fields the caller's serializer refused (left at their defaults in request),
+    reported with the problems found here, so that one answer names them all.
     """
     resolved, errors = _validate(actor, request)
+    if shape_errors:
+        if shape_errors.keys() & _INVESTIGATION_FIELDS:
+            errors.pop("investigation", None)  # looked up without the refused field: not a finding
+        errors |= shape_errors  # the serializer's reason wins for a field both name
     if errors:
         raise IngestionError(errors)
     try:

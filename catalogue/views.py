@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -238,6 +238,8 @@ def sample_detail(request, pk: int):
 
 def search(request):
     q = request.GET.get("q", "").strip()
+    if "\x00" in q:  # PostgreSQL cannot compare text holding NUL
+        return HttpResponseBadRequest("The search text must not contain NUL characters.")
     return render(request, "catalogue/search.html", {"q": q, "results": selectors.search(actor_for(request), q)})
 
 
@@ -261,10 +263,16 @@ def embargoed_list(request):
     )
 
 
+def _beamline_get(actor: Actor, name: str):
+    if "\x00" in name:  # not a name, and PostgreSQL cannot compare it
+        raise Http404("No beamline found.")
+    return selectors.beamline_get(actor, name)
+
+
 @login_required
 def beamline_detail(request, name: str):
     actor = actor_for(request)
-    instrument = selectors.beamline_get(actor, name)
+    instrument = _beamline_get(actor, name)
     year, month = beamline.parse_month(request.GET.get("month"))
     feed_url = reverse("beamline-calendar", args=[name]) + "?token=" + beamline.feed_token(request.user, instrument)
     context = beamline.schedule(selectors.beamline_sessions(actor, instrument), year, month)
@@ -286,7 +294,7 @@ def beamline_calendar(request, name: str):
         signed = beamline.feed_token_load(token)
         user = get_user_model().objects.filter(pk=signed[0], is_active=True).first() if signed else None
         actor = Actor(user=user)
-    instrument = selectors.beamline_get(actor, name)
+    instrument = _beamline_get(actor, name)
     if token is not None and instrument.pk != signed[1]:
         raise Http404("No beamline found.")
     feed = beamline.ical_feed(

@@ -215,6 +215,9 @@ USER_OFFICE_EXPORT = env.str("USER_OFFICE_EXPORT", default="")
 # The dataset and file lists count their results up to this number and say when there are more
 # (catalogue/pagination.py).
 COUNT_CAP = env.int("COUNT_CAP", default=1_000)
+# The ingestion route's body limit (POST /api/v1/datasets/): a list of 200,000 files is ~25 MB. Other
+# routes keep Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB). Over the limit: a JSON 413.
+INGESTION_MAX_BODY_MB = env.int("INGESTION_MAX_BODY_MB", default=64)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "catalogue.api.authentication.InstrumentKeyAuthentication",
@@ -223,6 +226,11 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_FILTER_BACKENDS": ["catalogue.api.filtering.FilterBackend"],
+    "DEFAULT_PARSER_CLASSES": [
+        "catalogue.api.parsers.JSONParser",  # with the per-route body limit
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

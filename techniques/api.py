@@ -48,7 +48,8 @@ class TechniqueSerializer(serializers.ModelSerializer):
 
 
 class ParameterTypeSerializer(serializers.ModelSerializer):
-    technique = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    # Null for the parameters every technique shares (shared.yaml).
+    technique = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
 
     class Meta:
         model = ParameterType
@@ -67,10 +68,15 @@ class ParameterTypeFilterSet(django_filters.FilterSet):
         return queryset.filter(Q(name__icontains=value) | Q(label__icontains=value))
 
 
+# DRF's default ([^/.]+) without NUL, which PostgreSQL cannot compare: such a URL is a 404.
+LOOKUP_VALUE = r"[^/.\x00]+"
+
+
 class TechniqueViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = TechniqueSerializer
     queryset = Technique.objects.prefetch_related("definitions")
     lookup_field = "code"
+    lookup_value_regex = LOOKUP_VALUE
 
 
 class ParameterTypeViewSet(viewsets.ReadOnlyModelViewSet):
@@ -78,3 +84,4 @@ class ParameterTypeViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = ParameterType.objects.select_related("technique")
     filterset_class = ParameterTypeFilterSet
     lookup_field = "name"
+    lookup_value_regex = LOOKUP_VALUE

@@ -1,5 +1,7 @@
 """Unit handling with pint: parse vocabulary units, convert sent values to them."""
 
+import math
+import re
 from functools import lru_cache
 
 import pint
@@ -11,22 +13,48 @@ class UnitError(ValueError):
     pass
 
 
-@lru_cache(maxsize=512)
+MAX_UNIT_LENGTH = 100
+# A power's exponent: a short number, not itself raised to a power. pint evaluates the expression
+# with Python's operators, and "10**10**10" would compute a number of ten billion digits.
+_EXPONENT = re.compile(r"\s*[-+]?\d{1,2}(\.\d{1,3})?(?![\w.])(?!\s*(\*\*|\^))")
+
+
 def parse_unit(expression: str) -> pint.Unit | None:
+    if not isinstance(expression, str):
+        raise UnitError(f"a unit is a string, got {type(expression).__name__}")
+    return _parse_unit(expression)
+
+
+@lru_cache(maxsize=512)
+def _parse_unit(expression: str) -> pint.Unit | None:
     if not expression:
         return None
+    unknown = UnitError(f"unknown unit '{expression[:MAX_UNIT_LENGTH]}'")
+    if len(expression) > MAX_UNIT_LENGTH or not expression.isprintable():
+        raise unknown
+    for power in re.finditer(r"\*\*|\^", expression):
+        if not _EXPONENT.match(expression, power.end()):
+            raise unknown
     try:
         return registry.Unit(expression)
-    except (pint.errors.UndefinedUnitError, pint.errors.DefinitionSyntaxError, AttributeError, ValueError) as exc:
-        raise UnitError(f"unknown unit '{expression}'") from exc
+    except Exception as exc:  # pint's parser lets through whatever Python's operators raise ("1/0", "m/")
+        raise unknown from exc
 
 
 def convert(value: float, from_unit: str, to_unit: str) -> float:
-    """Convert value from from_unit to to_unit; UnitError when they are not compatible."""
+    """Convert value from from_unit to to_unit; UnitError when they are not compatible or the
+    result is not a finite number."""
+    if not isinstance(from_unit, str):
+        raise UnitError(f"a unit is a string, got {type(from_unit).__name__}")
+    value = float(value)  # a Decimal (a filter's bound) does not mix with pint's floats
     factor = _factor(from_unit, to_unit)
     if factor is None:  # units with an offset (degC -> K): pint converts each value
-        return float(registry.Quantity(value, parse_unit(from_unit)).to(parse_unit(to_unit)).magnitude)
-    return float(value) * factor  # what pint computes for these units, without its cost per value
+        result = float(registry.Quantity(value, parse_unit(from_unit)).to(parse_unit(to_unit)).magnitude)
+    else:
+        result = value * factor  # what pint computes for these units, without its cost per value
+    if not math.isfinite(result):
+        raise UnitError(f"{value:g} {from_unit} is out of range in '{to_unit}'")
+    return result
 
 
 @lru_cache(maxsize=512)
@@ -43,6 +71,8 @@ def _factor(from_unit: str, to_unit: str) -> float | None:
         zero, one = (float(registry.Quantity(x, source).to(target).magnitude) for x in (0.0, 1.0))
     except pint.errors.DimensionalityError as exc:
         raise UnitError(f"unit '{from_unit}' cannot be converted to '{to_unit}'") from exc
+    except (OverflowError, ZeroDivisionError) as exc:  # "km**99" to "nm**99"
+        raise UnitError(f"unit '{from_unit}' is out of range in '{to_unit}'") from exc
     return one if zero == 0 else None
 
 

@@ -30,7 +30,10 @@ def _numeric(raw):
     if isinstance(raw, bool):
         raise ValueError("expected a number, got a boolean")
     if isinstance(raw, (int, float)):
-        value = float(raw)
+        try:
+            value = float(raw)
+        except OverflowError:  # an integer of 400 digits
+            raise ValueError("expected a finite number") from None
     elif isinstance(raw, str):
         try:
             value = float(raw)

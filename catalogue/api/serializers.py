@@ -3,6 +3,7 @@
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from catalogue.models import Datafile, Dataset, Instrument, Investigation, Sample
 
@@ -147,10 +148,63 @@ class DatasetFacetsSerializer(serializers.Serializer):
     year = YearCountSerializer(many=True, help_text="By start year, the latest first")
 
 
+# PostgreSQL's bigint: the largest file size, dataset size (their sum) and id.
+MAX_BIGINT = 2**63 - 1
+# Parameter values are scalars or {"value": ..., "unit": ...}; deeper ones are refused unread.
+MAX_PARAMETER_DEPTH = 8
+
+
+class StrictCharField(serializers.CharField):
+    """Text only: DRF's CharField takes 123 as "123", which hides a client's mistake."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """JSON integers only: DRF's IntegerField takes "12" and 12.0 too."""
+
+    def to_internal_value(self, data):
+        if type(data) is not int:
+            self.fail("invalid")
+        return data  # the bounds are the field's validators
+
+
+def _printable(text: str) -> str:
+    """The text with its unprintable characters escaped (\\x00, \\ud800), to name it in an error."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
+def _text_problem(text: str) -> str:
+    """Why the database or a JSON answer cannot hold this text; '' when they can."""
+    if "\x00" in text:
+        return "contains a NUL character"  # PostgreSQL refuses NUL in text
+    try:
+        text.encode()
+    except UnicodeEncodeError as exc:  # "\ud800" in JSON: a lone surrogate, which UTF-8 cannot write
+        return f"not text: a lone surrogate ({_printable(text[exc.start])})"
+    return ""
+
+
+def _value_problem(value, depth: int = 0) -> str:
+    """_text_problem of every string in a parameter's value; also refuses deep nesting."""
+    if isinstance(value, str):
+        return _text_problem(value)
+    if isinstance(value, dict | list):
+        if depth >= MAX_PARAMETER_DEPTH:
+            return "nested too deeply"
+        for item in [*value, *value.values()] if isinstance(value, dict) else value:
+            if problem := _value_problem(item, depth + 1):
+                return problem
+    return ""
+
+
 class FileItemSerializer(serializers.Serializer):
-    path = serializers.CharField(max_length=1024)
-    size = serializers.IntegerField(min_value=0, required=False, default=0)
-    checksum = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
+    path = StrictCharField(max_length=1024)
+    size = StrictIntegerField(min_value=0, max_value=MAX_BIGINT, required=False, default=0)
+    checksum = StrictCharField(max_length=128, required=False, allow_blank=True, default="")
     modified = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
     def validate_path(self, value):
@@ -176,7 +230,7 @@ def _plain_file(item) -> dict | None:
     )
     if not (type(path) is str and 0 < len(path) <= 1024 and path.isprintable() and path.strip() == path):
         return None
-    if path[0] == "/" or ".." in path.split("/") or type(size) is not int or size < 0:
+    if path[0] == "/" or ".." in path.split("/") or type(size) is not int or not 0 <= size <= MAX_BIGINT:
         return None
     if not (type(checksum) is str and len(checksum) <= 128 and checksum.isprintable() and checksum.strip() == checksum):
         return None
@@ -202,6 +256,8 @@ class FileListField(serializers.Field):
                 {**item, "modified": item["modified"] and item["modified"].isoformat()}
                 for item in FileItemSerializer(many=True).run_validation(data)
             ]
+        if sum(item["size"] for item in files) > MAX_BIGINT:
+            raise serializers.ValidationError(f"the sizes add up to more than {MAX_BIGINT} bytes")
         return files
 
     def to_representation(self, value):
@@ -213,6 +269,12 @@ class ParametersField(serializers.DictField):
     its child field, which accepts anything, on each of them (60 calls a dataset)."""
 
     def run_child_validation(self, data):
+        problems = {}
+        for key, value in data.items():
+            if problem := _text_problem(str(key)) or _value_problem(value):
+                problems[_printable(str(key))] = problem
+        if problems:
+            raise serializers.ValidationError(problems)
         return {str(key): value for key, value in data.items()}
 
 
@@ -223,6 +285,10 @@ class InputReferenceField(serializers.Field):
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, (int, str)) or data == "":
             raise serializers.ValidationError("give a dataset location or id")
+        if isinstance(data, int) and not 0 < data <= MAX_BIGINT:
+            raise serializers.ValidationError(f"no dataset has the id {data}")
+        if isinstance(data, str) and (problem := _text_problem(data)):
+            raise serializers.ValidationError(problem)
         return data
 
     def to_representation(self, value):
@@ -232,23 +298,35 @@ class InputReferenceField(serializers.Field):
 class DatasetStoreSerializer(serializers.Serializer):
     """The generic storeDataset contract."""
 
-    proposal = serializers.CharField(required=False, allow_blank=True, default="", help_text="e.g. MX-2485")
-    visit_id = serializers.CharField(required=False, allow_blank=True, default="")
-    instrument = serializers.CharField(
+    proposal = StrictCharField(required=False, allow_blank=True, default="", help_text="e.g. MX-2485")
+    visit_id = StrictCharField(required=False, allow_blank=True, default="")
+    instrument = StrictCharField(
         required=False, allow_blank=True, default="", help_text="With time, finds the running session"
     )
     time = serializers.DateTimeField(required=False, allow_null=True, default=None)
-    sample = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
-    name = serializers.CharField(max_length=255)
-    location = serializers.CharField(max_length=1024)
+    sample = StrictCharField(required=False, allow_blank=True, default="", max_length=200)
+    name = StrictCharField(max_length=255)
+    location = StrictCharField(max_length=1024)
     kind = serializers.ChoiceField(choices=Dataset.Kind.choices, default=Dataset.Kind.RAW)
-    definition = serializers.CharField(required=False, allow_blank=True, default="")
-    description = serializers.CharField(required=False, allow_blank=True, default="")
+    definition = StrictCharField(required=False, allow_blank=True, default="")
+    description = StrictCharField(required=False, allow_blank=True, default="")
     start_date = serializers.DateTimeField(required=False, allow_null=True, default=None)
     end_date = serializers.DateTimeField(required=False, allow_null=True, default=None)
     parameters = ParametersField(required=False, default=dict)
     inputs = serializers.ListField(child=InputReferenceField(), required=False, default=list)
     files = FileListField(required=False, allow_null=True, default=None)
+
+    def readable_data(self) -> dict:
+        """After is_valid() failed: the values of the fields that passed, the others at their
+        defaults ("" when required), for the service to check what it still can (one validation
+        pass reports every problem)."""
+        values = {}
+        for name, field in self.fields.items():
+            if name in self.errors:
+                values[name] = "" if field.default is empty else field.get_default()
+            else:
+                values[name] = field.run_validation(field.get_value(self.initial_data))
+        return values
 
 
 class DatafileSerializer(serializers.ModelSerializer):

@@ -1,3 +1,6 @@
+from collections.abc import Mapping
+
+from django.conf import settings
 from django.db.models import Q
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
@@ -47,6 +50,13 @@ class DatasetViewSet(ActorMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModel
     serializer_class = serializers.DatasetSerializer
     filterset_class = DatasetFilterSet
     pagination_class = CappedPageNumberPagination
+
+    @property
+    def max_body_bytes(self) -> int | None:
+        """Read by catalogue.api.parsers.JSONParser: file lists make the ingestion body large."""
+        if self.action == "create":
+            return settings.INGESTION_MAX_BODY_MB * 2**20
+        return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
 
     def get_queryset(self):
         # Only what DatasetSerializer reads: no portal annotations, no instrument or technique rows.
@@ -100,15 +110,22 @@ class DatasetViewSet(ActorMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModel
                 raise NotAuthenticated()
             raise PermissionDenied("Only instrument keys, instrument scientists and staff may store datasets.")
         shape = serializers.DatasetStoreSerializer(data=request.data)
-        shape.is_valid(raise_exception=True)
+        if shape.is_valid():
+            fields, shape_errors = shape.validated_data, {}
+        elif isinstance(shape.initial_data, Mapping):
+            # One validation pass: the service still checks the fields that passed (an unknown
+            # proposal or definition), reports them with these, and writes nothing.
+            fields, shape_errors = shape.readable_data(), shape.errors
+        else:
+            raise ValidationError(shape.errors)  # not an object at all
         try:
             dataset, created = services.dataset_store(
-                actor=actor, request=services.DatasetRequest(**shape.validated_data)
+                actor=actor, request=services.DatasetRequest(**fields), shape_errors=shape_errors
             )
         except services.IngestionError as exc:
             raise ValidationError(exc.errors) from exc
         # The stored dataset holds its investigation, sample and definition: no need to read it again.
-        if created and not shape.validated_data["inputs"]:
+        if created and not fields["inputs"]:
             dataset.link_inputs, dataset.link_outputs = [], []  # nothing can point at it yet
         else:
             self._with_links([dataset])

@@ -105,7 +105,8 @@ def test_a_badly_shaped_request_names_the_fields(world, instrument_client, data_
     )
     assert response.status_code == 400
     errors = response.json()["errors"]
-    assert set(errors) == {"name", "kind", "parameters", "inputs", "files", "start_date"}
+    # and, in the same pass, what the service finds: no proposal nor instrument names an investigation
+    assert set(errors) == {"name", "kind", "parameters", "inputs", "files", "start_date", "investigation"}
     assert set(errors["files"]["0"]) == {"path", "size"}  # by index: the first file's fields
     assert set(errors["inputs"]) == {"0", "1"}
     assert Dataset.objects.count() == 0
@@ -173,7 +174,7 @@ def test_files_of_every_accepted_shape_are_read_as_the_file_schema_says(
     """Plain files are checked by hand, the others by FileItemSerializer: both give the same rows."""
     files = [
         {"path": "a.cbf", "size": 1},
-        {"path": " b.cbf ", "size": "2", "checksum": "md5:b", "modified": "2024-03-01T11:00:00+01:00"},
+        {"path": " b.cbf ", "size": 2, "checksum": "md5:b", "modified": "2024-03-01T11:00:00+01:00"},
         {"path": "c.cbf", "modified": None, "unknown": "ignored"},
     ]
     with django_capture_on_commit_callbacks(execute=True):

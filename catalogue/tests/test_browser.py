@@ -19,15 +19,16 @@ PASSWORD = "a-long-test-password"
 def no_policy_violations(browser_page):
     """Every test here also checks that the Content-Security-Policy blocked nothing (and htmx ran no code)."""
     problems = []
-    browser_page.on(
-        "console",
-        lambda message: problems.append(message.text)
-        if "Content Security Policy" in message.text or "htmx:evalDisallowedError" in message.text
-        else None,
-    )
+
+    def console(message):
+        if "Content Security Policy" in message.text or "htmx:evalDisallowedError" in message.text:
+            problems.append(message.text)
+
+    browser_page.on("console", console)
     browser_page.on("pageerror", lambda error: problems.append(str(error)))
     yield
     assert problems == []
+
 
 VOCABULARY = [
     # name, label, unit, type
@@ -206,4 +207,21 @@ def test_new_datasets_appear_while_the_session_runs(browser_page, live_server, w
     page.goto(f"{live_server.url}{investigation.get_absolute_url()}")
     expect(page.get_by_text("Session in progress")).to_be_visible()
     _dataset(investigation, datasets[0].sample, "osc-Hfq-A1_new", timezone.now(), datasets[0].definition, {}, files=1)
+    expect(page.locator("#dataset-table")).to_contain_text("osc-Hfq-A1_new", timeout=15_000)
+
+
+def test_live_refresh_waits_while_a_row_is_expanded(browser_page, live_server, world):
+    page = browser_page
+    _user, investigation, datasets = world(running=True)
+    _sign_in(page, live_server)
+    page.goto(f"{live_server.url}{investigation.get_absolute_url()}")
+    button = page.get_by_role("button", name=f"Key parameters of {datasets[1].name}")
+    button.click()
+    detail = page.locator(f"#dataset-{datasets[1].pk}-detail")
+    expect(detail).to_contain_text("Resolution")
+    _dataset(investigation, datasets[0].sample, "osc-Hfq-A1_new", timezone.now(), datasets[0].definition, {}, files=1)
+    page.wait_for_timeout(11_000)  # one poll (every 10 s) skipped: the row stays open
+    expect(detail).to_be_visible()
+    expect(page.locator("#dataset-table")).not_to_contain_text("osc-Hfq-A1_new")
+    button.click()
     expect(page.locator("#dataset-table")).to_contain_text("osc-Hfq-A1_new", timeout=15_000)

@@ -72,6 +72,7 @@ def stack(tmp_path):
         env = app_env(
             DATABASE_URL=postgres.url,
             CELERY_BROKER_URL=redis.url,
+            CACHE_URL=redis.url.rsplit("/", 1)[0] + "/1",  # the API-key throttle's counts: Redis dies too
             DATA_ROOTS=str(tmp_path / "data"),
             DATA_FOLDER_PATTERN="{root}/{proposal}",
             REGISTRATION_GRACE_SECONDS=str(GRACE),
