@@ -7,14 +7,17 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+# The port `make run` serves on: `make run PORT=8001` or `PORT=8001 make run`.
+PORT ?= 8000
 VENV_STAMP := $(VENV)/.installed
 ASSETS_STAMP := node_modules/.installed
 
-.PHONY: help venv assets run test lint clean
+.PHONY: help venv assets system-packages run test lint clean
 
 help:
-	@echo "make run     demo portal on http://127.0.0.1:8000 (SQLite, demo users)"
-	@echo "make test    test suite with its own PostgreSQL and Redis  (PYTEST_ARGS='-k ...')"
+	@echo "make run     demo portal on http://127.0.0.1:$(PORT) (SQLite, demo users; PORT=...)"
+	@echo "make test    installs the Debian packages it needs, then the test suite with its own"
+	@echo "             PostgreSQL and Redis  (PYTEST_ARGS='-k ...')"
 	@echo "make lint    ruff check"
 	@echo "make venv | assets | clean"
 
@@ -24,23 +27,30 @@ $(VENV_STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install -qq --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
+# Debian's postgresql, redis-server, chromium and fonts for `make test`: installs the missing ones
+# (as root, or through passwordless sudo); does nothing when all are there.
+system-packages:
+	scripts/install-system-packages
+
 assets: $(ASSETS_STAMP)
 $(ASSETS_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 run: export DJANGO_DEBUG = 1
+run: export PORT := $(PORT)
 run: venv assets
 	mkdir -p var
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py sync_techniques
 	$(PY) manage.py load_demo
-	$(PY) manage.py runserver 127.0.0.1:8000
+	@echo "Serving the portal on http://127.0.0.1:$(PORT)/ (Ctrl-C to stop)"
+	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 # The whole suite on PostgreSQL and Redis, then again on SQLite with eager tasks (the embedded
 # default of `make run`) but for the tests that need a worker, a browser or PostgreSQL itself.
 SQLITE_TEST_DB := $(CURDIR)/var/test-sqlite.sqlite3
-test: venv assets
+test: system-packages venv assets
 	scripts/with-test-services $(VENV)/bin/pytest $(PYTEST_ARGS)
 	mkdir -p var
 	DATABASE_URL=sqlite:///$(SQLITE_TEST_DB) CELERY_BROKER_URL= $(VENV)/bin/pytest -p no:cacheprovider \

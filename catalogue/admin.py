@@ -1,10 +1,22 @@
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.utils import timezone
 
-from . import locations, services
+from catalogue.people.services import (
+    api_key_create,
+    api_key_revoke,
+    audit_record,
+    instrument_scientist_add,
+    instrument_scientist_remove,
+    investigation_user_add,
+    investigation_user_remove,
+)
+from catalogue.policy.services import default_release_date, investigation_release_date_change
+
+from . import locations
 from .models import (
     AuditEntry,
     DataCollection,
@@ -27,19 +39,17 @@ def _role_save(actor, obj: InvestigationUser | InstrumentScientist) -> None:
     if obj.pk is not None:
         _role_delete(actor, type(obj).objects.select_related("user").get(pk=obj.pk))
     if isinstance(obj, InvestigationUser):
-        saved = services.investigation_user_add(
-            investigation=obj.investigation, user=obj.user, role=obj.role, actor=actor
-        )
+        saved = investigation_user_add(investigation=obj.investigation, user=obj.user, role=obj.role, actor=actor)
     else:
-        saved = services.instrument_scientist_add(instrument=obj.instrument, user=obj.user, actor=actor)
+        saved = instrument_scientist_add(instrument=obj.instrument, user=obj.user, actor=actor)
     obj.pk = saved.pk
 
 
 def _role_delete(actor, obj: InvestigationUser | InstrumentScientist) -> None:
     if isinstance(obj, InvestigationUser):
-        services.investigation_user_remove(member=obj, actor=actor)
+        investigation_user_remove(member=obj, actor=actor)
     else:
-        services.instrument_scientist_remove(scientist=obj, actor=actor)
+        instrument_scientist_remove(scientist=obj, actor=actor)
 
 
 class AuditedRolesMixin:
@@ -151,14 +161,14 @@ class InvestigationAdmin(AuditedRolesMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if obj.release_date is None:
-            obj.release_date = services.default_release_date(obj.end_date)
+            obj.release_date = default_release_date(obj.end_date)
         if not (change and "release_date" in form.changed_data):
             return super().save_model(request, obj, form, change)
         # The other fields save as usual; the new release date goes through the audited service.
         release_date = obj.release_date
         obj.release_date = Investigation.objects.values_list("release_date", flat=True).get(pk=obj.pk)
         super().save_model(request, obj, form, change)
-        services.investigation_release_date_change(
+        investigation_release_date_change(
             investigation=obj,
             release_date=release_date,
             actor=request.user,
@@ -237,16 +247,14 @@ class InstrumentApiKeyAdmin(admin.ModelAdmin):
         if change:
             super().save_model(request, obj, form, change)
             return
-        key, secret = services.api_key_create(
-            instrument=obj.instrument, name=obj.name, expires=obj.expires, actor=request.user
-        )
+        key, secret = api_key_create(instrument=obj.instrument, name=obj.name, expires=obj.expires, actor=request.user)
         obj.pk, obj.prefix, obj.created = key.pk, key.prefix, key.created
         messages.warning(request, f"The key for {key.name}: {secret} — copy it now, it will not be shown again.")
 
     @admin.action(description="Revoke the selected keys")
     def revoke(self, request, queryset):
         for key in queryset.filter(revoked__isnull=True):
-            services.api_key_revoke(key=key, actor=request.user)
+            api_key_revoke(key=key, actor=request.user)
         self.message_user(request, f"Revoked at {timezone.now():%Y-%m-%d %H:%M}.")
 
     def has_delete_permission(self, request, obj=None):
@@ -274,6 +282,13 @@ class UserInstrumentInline(admin.TabularInline):
     verbose_name_plural = "instrument scientist of"
 
 
+# The admin carries the facility's name, and its "View portal" link (templates/admin/base_site.html)
+# leads back to the portal.
+admin.site.site_header = f"{settings.FACILITY_NAME} · catalogue admin"
+admin.site.site_title = f"{settings.FACILITY_NAME} admin"
+admin.site.index_title = "Data catalogue administration"
+admin.site.site_url = "/"
+
 admin.site.unregister(get_user_model())
 
 
@@ -288,7 +303,7 @@ class CatalogueUserAdmin(AuditedRolesMixin, UserAdmin):
         super().save_model(request, obj, form, change)
         changed = {name: getattr(obj, name) for name in self.ACCESS_FIELDS if name in form.changed_data}
         if change and changed:
-            services.audit_record(
+            audit_record(
                 actor=request.user,
                 action="user.access.change",
                 target=obj,

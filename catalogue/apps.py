@@ -5,4 +5,6 @@ class CatalogueConfig(AppConfig):
     name = "catalogue"
 
     def ready(self):
-        from . import security, tallies  # noqa: F401 - security: its checks; tallies: the signals that keep the counts
+        # security: its checks; tallies: the signals that keep the counts; tasks: registered with
+        # Celery, which the services send by name (catalogue/dispatch.py).
+        from . import security, tallies, tasks  # noqa: F401

@@ -11,7 +11,7 @@
   Under the default embargo.
 
 Every write is an upsert, so a second run changes nothing. Datasets are stored the way an
-instrument stores them, through services.dataset_store (upsert by location), after their files
+instrument stores them, through dataset_store (upsert by location), after their files
 are written under the demo data root (only the missing ones): the worker registers them by
 scanning the folder.
 """
@@ -29,12 +29,14 @@ from zoneinfo import ZoneInfo
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from catalogue.ingestion.services import DatasetRequest, IngestionError, dataset_store
+from catalogue.people.services import api_key_create
+from catalogue.policy.services import default_release_date
 from techniques.validation import validate_parameters
 
-from . import locations, services
+from . import locations
 from .access import Actor
 from .models import Instrument, InstrumentApiKey, InstrumentScientist, Investigation, InvestigationUser, Sample
-from .services import DatasetRequest
 
 API_KEY_INSTRUMENT = "ID30A-1"
 API_KEY_NAME = f"Demo beamline key {API_KEY_INSTRUMENT}"
@@ -145,7 +147,7 @@ class DemoSession:
     datasets: Callable[["SessionFolder"], None]  # adds the session's datasets, inputs first
 
     def release_date(self) -> datetime:
-        return self.release or services.default_release_date(self.end)
+        return self.release or default_release_date(self.end)
 
 
 class SessionFolder:
@@ -222,6 +224,68 @@ def _slice_png(size: int = 128, grain: float = 0.9) -> bytes:
     )
 
 
+def _noise(seed: int):
+    """A small deterministic pseudo-random sequence in [0, 1) (the demo's files never change)."""
+    state = seed & 0x7FFFFFFF or 1
+    while True:
+        state = (1103515245 * state + 12345) & 0x7FFFFFFF
+        yield state / 0x80000000
+
+
+def _crystal_snapshot(angle: float, width: int = 160, height: int = 120) -> bytes:
+    """A crystal snapshot of the sample camera: a faceted crystal in its loop, seen at this
+    rotation angle, with the beam's cross-hair at the centre."""
+    cx, cy = width / 2, height / 2
+    turn = math.radians(angle)
+    half_w, half_h = 34 * abs(math.cos(turn)) + 12, 20  # the crystal looks thinner side on
+    rows = []
+    for y in range(height):
+        row = []
+        for x in range(width):
+            value = 70 + round(50 * y / height)  # the lit background
+            loop = math.hypot((x - cx) / 52, (y - cy) / 40)
+            if 0.93 < loop < 1.0:
+                value = 200  # the nylon loop
+            elif loop < 0.93:
+                value = 110
+                if abs(x - cx) / half_w + abs(y - cy) / half_h < 1:
+                    facet = 1 if (x - cx) * math.sin(turn + 0.6) + (y - cy) > 0 else 0
+                    value = 175 + 40 * facet  # the crystal's two lit facets
+            if (abs(x - cx) < 1 and abs(y - cy) < 12) or (abs(y - cy) < 1 and abs(x - cx) < 12):
+                value = 255  # cross-hair
+            row.append(value)
+        rows.append(row)
+    return _png(rows)
+
+
+def _diffraction_thumbnail(image_number: int, size: int = 128) -> bytes:
+    """A diffraction image's thumbnail: dark Bragg spots on lattice rows that turn with the image,
+    a faint ice ring and the beamstop's shadow."""
+    rows = [[235] * size for _ in range(size)]
+    centre = size / 2
+    for y in range(size):
+        for x in range(size):
+            radius = math.hypot(x - centre, y - centre)
+            if abs(radius - 0.36 * size) < 1.2:
+                rows[y][x] = 205  # ice ring
+            if radius < 5 or (abs(x - centre) < 2 and y < centre):
+                rows[y][x] = 90  # beamstop and its arm
+    turn = math.radians(image_number * 0.1 * 7)
+    random = _noise(image_number)
+    for h in range(-9, 10):
+        for k in range(-9, 10):
+            if (h, k) == (0, 0) or next(random) < 0.45:
+                continue
+            u, v = 6.3 * h, 5.1 * k + 2.4 * h
+            x = round(centre + u * math.cos(turn) - v * math.sin(turn))
+            y = round(centre + u * math.sin(turn) + v * math.cos(turn))
+            if 1 <= x < size - 1 and 1 <= y < size - 1 and math.hypot(x - centre, y - centre) > 7:
+                darkness = 150 + round(80 * next(random))
+                for dy, dx in ((0, 0), (0, 1), (1, 0), (0, -1), (-1, 0)):
+                    rows[y + dy][x + dx] = min(rows[y + dy][x + dx], 235 - darkness)
+    return _png(rows)
+
+
 def _placeholder(kind: str, name: str) -> bytes:
     """A stand-in for a binary file (HDF5, MRC, MTZ...): a short text saying what it replaces."""
     return _text(f"demo placeholder for a {kind} file: {name}")
@@ -269,9 +333,12 @@ def _cbf(name: str, *, start_angle: float, increment: float, exposure: float) ->
 
 def _mx_collection(
     folder: SessionFolder, *, prefix: str, dc_id: str, start: str, images: int, exposure: float,
-    increment: float, definition: str, angles: list[float] | None = None, **parameters,
+    increment: float, definition: str, angles: list[float] | None = None, snapshots: tuple[int, ...] = (0,),
+    thumbnails: tuple[int, ...] = (), **parameters,
 ) -> str:  # fmt: skip
-    """One MXCuBE data collection: images named <prefix>_1_0001.cbf... in their own folder."""
+    """One MXCuBE data collection: images named <prefix>_1_0001.cbf... in their own folder, the
+    sample camera's crystal snapshots at these angles and thumbnails of these images, as PNGs in
+    snapshots/ (the MX definitions' gallery: "snapshots/*.png")."""
     name = f"{prefix}_1_{dc_id}"
     template = f"{prefix}_1_####.cbf"
     angles = angles or [n * increment for n in range(images)]
@@ -279,6 +346,10 @@ def _mx_collection(
     for number, angle in enumerate(angles, start=1):
         image = template.replace("####", f"{number:04d}")
         files[image] = _cbf(image, start_angle=angle, increment=increment, exposure=exposure)
+    for angle in snapshots:
+        files[f"snapshots/crystal_{angle:03d}deg.png"] = _crystal_snapshot(angle)
+    for number in thumbnails:
+        files[f"snapshots/diffraction_{number:04d}.png"] = _diffraction_thumbnail(number)
     begin = at(start)
     return folder.add(
         name,
@@ -322,12 +393,14 @@ def _mx_datasets(folder: SessionFolder) -> None:
     reference = _mx_collection(
         folder, prefix=f"ref-{MX_SAMPLE}", dc_id="1719746", start="2016-04-04 19:33:05", images=4,
         exposure=0.1, increment=1.0, angles=[0.0, 90.0, 180.0, 270.0], definition="MX_REFERENCE",
+        snapshots=(0, 90), thumbnails=(1, 2, 3, 4),
         MX_scanType="Characterization", MX_resolution=2.0, MX_transmission=100, MX_flux=1.14e11,
         MX_fluxEnd=1.139e11,
     )  # fmt: skip
     oscillation = _mx_collection(
         folder, prefix=MX_SAMPLE, dc_id="1719747", start="2016-04-04 19:34:16", images=1640,
-        exposure=0.355, increment=0.1, definition="MX_OSCILLATION", MX_scanType="OSC",
+        exposure=0.355, increment=0.1, definition="MX_OSCILLATION", snapshots=(0, 90), thumbnails=(1, 1640),
+        MX_scanType="OSC",
         MX_resolution=2.23303, MX_resolution_at_corner=1.86, MX_transmission=100, MX_flux=1.139e11,
         MX_fluxEnd=1.137e11, MX_kappa=0, MX_phi=0,
     )  # fmt: skip
@@ -392,6 +465,13 @@ def _mx_datasets(folder: SessionFolder) -> None:
             "truncate-unique.mtz": _placeholder("MTZ", "truncate-unique.mtz"),
             "staraniso_alldata-unique.mtz": _placeholder("MTZ", "staraniso_alldata-unique.mtz"),
             "XDS_ASCII.HKL": _text("!FORMAT=XDS_ASCII    MERGE=FALSE    FRIEDEL'S_LAW=TRUE", "!END_OF_HEADER"),
+            # Statistics by resolution shell, against 1/d² (MX_INTEGRATION's plots: "*.png").
+            "completeness_vs_resolution.png": _plot(
+                [(s / 40, 99.6 - 1.2 * (s / 40) ** 4) for s in range(1, 41)], width=480, height=300, margin=20
+            ),
+            "cc_half_vs_resolution.png": _plot(
+                [(s / 40, 99.9 - 41.7 * (s / 40) ** 6) for s in range(1, 41)], width=480, height=300, margin=20
+            ),
         },
         parameters={
             "MXAutoprocIntegration_program": "autoPROC (XDS, AIMLESS, STARANISO)",
@@ -953,8 +1033,8 @@ def _load_session(report: DemoReport, session: DemoSession, users: dict, actor: 
         report.count("files on disk", WRITTEN, written)
         report.count("files on disk", EXISTING, len(item.files) - written)
         try:
-            _dataset, created = services.dataset_store(actor=actor, request=item.request)
-        except services.IngestionError as exc:
+            _dataset, created = dataset_store(actor=actor, request=item.request)
+        except IngestionError as exc:
             raise DemoError(f"dataset {item.request.name} of {session.proposal}: {exc.errors}") from exc
         report.count("datasets", CREATED if created else EXISTING)
 
@@ -965,7 +1045,7 @@ def _api_key(report: DemoReport) -> str:
     if InstrumentApiKey.objects.filter(instrument=instrument, name=API_KEY_NAME).exists():
         report.count("API keys", EXISTING)
         return ""
-    _key, secret = services.api_key_create(instrument=instrument, name=API_KEY_NAME)
+    _key, secret = api_key_create(instrument=instrument, name=API_KEY_NAME)
     report.count("API keys", CREATED)
     return secret
 

@@ -23,7 +23,8 @@ from mozilla_django_oidc.contrib.drf import OIDCAuthentication, get_oidc_backend
 from mozilla_django_oidc.views import OIDCAuthenticationRequestView
 from rest_framework import exceptions
 
-from . import services
+from catalogue.people.services import audit_record, instrument_scientist_add, instrument_scientist_remove
+
 from .models import Instrument, UserProfile
 
 logger = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ def _update_flags(user, groups: set[str]) -> None:
     user.save()
     after = {"is_superuser": user.is_superuser, "is_staff": user.is_staff}
     if after != before:
-        services.audit_record(
+        audit_record(
             actor=None,
             action="user.roles.change",
             target=user,
@@ -104,9 +105,9 @@ def _update_scientist_roles(user, groups: set[str]) -> None:
     wanted = {group.removeprefix(prefix) for group in groups if group.startswith(prefix)}
     current = {role.instrument.name: role for role in user.instrument_roles.select_related("instrument")}
     for instrument in Instrument.objects.filter(name__in=wanted - current.keys()):
-        services.instrument_scientist_add(instrument=instrument, user=user, actor=None)
+        instrument_scientist_add(instrument=instrument, user=user, actor=None)
     for name in current.keys() - wanted:
-        services.instrument_scientist_remove(scientist=current[name], actor=None)
+        instrument_scientist_remove(scientist=current[name], actor=None)
 
 
 class ProviderBackend(OIDCAuthenticationBackend):

@@ -12,6 +12,7 @@ from catalogue.templatetags import portal
 def environment(**options) -> Environment:
     env = Environment(**options)
     env.filters.update(
+        breakable=portal.breakable,
         clock=portal.clock,
         day=portal.day,
         param_value=portal.param_value,

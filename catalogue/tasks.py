@@ -5,7 +5,10 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
-from . import services, usersync
+from catalogue.ingestion.registration import registration_run, registrations_resend
+from catalogue.policy.services import release_notices_send
+
+from . import usersync
 
 # The database or the broker unreachable for a while (a restart, a fail-over): try again later.
 CONNECTION_ERRORS = (OperationalError, InterfaceError, BrokerOperationalError, ConnectionError)
@@ -22,20 +25,20 @@ CONNECTION_ERRORS = (OperationalError, InterfaceError, BrokerOperationalError, C
 def register_datafiles(dataset_id: int) -> int | None:
     """Register what catalogue.models.PendingRegistration holds for the dataset; returns its file
     count, or None when nothing was pending (an earlier delivery did it)."""
-    dataset = services.registration_run(dataset_id=dataset_id)
+    dataset = registration_run(dataset_id=dataset_id)
     return None if dataset is None else dataset.file_count
 
 
 @shared_task
 def reconcile_registrations() -> int:
     """Periodic (beat): send again the registrations pending past settings.REGISTRATION_GRACE_SECONDS."""
-    return services.registrations_resend(older_than=timedelta(seconds=settings.REGISTRATION_GRACE_SECONDS))
+    return registrations_resend(older_than=timedelta(seconds=settings.REGISTRATION_GRACE_SECONDS))
 
 
 @shared_task
 def send_release_notices() -> int:
     """Daily (beat): e-mail participants a month before their data becomes public."""
-    return services.release_notices_send()
+    return release_notices_send()
 
 
 @shared_task

@@ -18,7 +18,10 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from . import locations, services
+from catalogue.people.services import investigation_user_add, investigation_user_remove
+from catalogue.policy.services import default_release_date, investigation_release_date_change
+
+from . import locations
 from .models import Instrument, Investigation, InvestigationUser, Sample, UserProfile
 
 USER_FIELDS = ("email", "first_name", "last_name")
@@ -163,7 +166,7 @@ def _sync_investigation(name: str, visit_id: str, fields: dict, changes: list) -
     investigation = Investigation.objects.filter(name=name, visit_id=visit_id).first()
     if investigation is None:
         investigation = Investigation.objects.create(
-            name=name, visit_id=visit_id, release_date=services.default_release_date(fields["end_date"]), **fields
+            name=name, visit_id=visit_id, release_date=default_release_date(fields["end_date"]), **fields
         )
         changes.append(("create", "investigation", str(investigation)))
         return investigation
@@ -171,14 +174,14 @@ def _sync_investigation(name: str, visit_id: str, fields: dict, changes: list) -
     if not changed:
         return investigation
     # A release date nobody moved follows the end date; one that staff changed stays.
-    follows_end = investigation.release_date == services.default_release_date(investigation.end_date)
+    follows_end = investigation.release_date == default_release_date(investigation.end_date)
     for key in changed:
         setattr(investigation, key, fields[key])
     investigation.save()
     changes.append(("update", "investigation", f"{investigation} ({', '.join(changed)})"))
     if "end_date" in changed and follows_end:
-        release_date = services.default_release_date(investigation.end_date)
-        services.investigation_release_date_change(
+        release_date = default_release_date(investigation.end_date)
+        investigation_release_date_change(
             investigation=investigation,
             release_date=release_date,
             actor=None,
@@ -224,10 +227,10 @@ def _sync_user(person: dict, users: dict, changes: list):
 def _sync_roles(investigation: Investigation, wanted: set, changes: list) -> None:
     existing = {(m.user, m.role): m for m in investigation.members.select_related("user")}
     for user, role in sorted(wanted - existing.keys(), key=lambda pair: (pair[0].username, pair[1])):
-        services.investigation_user_add(investigation=investigation, user=user, role=role, actor=None)
+        investigation_user_add(investigation=investigation, user=user, role=role, actor=None)
         changes.append(("add", "role", f"{user.username} as {role} in {investigation}"))
     for key in sorted(existing.keys() - wanted, key=lambda pair: (pair[0].username, pair[1])):
-        services.investigation_user_remove(member=existing[key], actor=None)
+        investigation_user_remove(member=existing[key], actor=None)
         changes.append(("remove", "role", f"{key[0].username} as {key[1]} from {investigation}"))
 
 

@@ -11,7 +11,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django_htmx.http import replace_url
 
-from . import beamline, selectors, services
+from catalogue.policy.services import investigation_release_date_change
+
+from . import beamline, selectors
 from .access import Actor, actor_for, can_change_release_date, is_beamline_staff
 from .filtersets import DatafileFilterSet, DatasetFilterSet, DatasetTableFilterSet, InvestigationFilterSet
 from .forms import ReleaseDateForm
@@ -25,6 +27,7 @@ from .portal import (
     investigation_members,
     is_gallery_file,
     parameter_rows,
+    row_thumbnails,
     search_choices,
     table_columns,
 )
@@ -210,14 +213,21 @@ def dataset_list(request):
 
 
 def dataset_row(request, pk: int):
-    """The expanded row of the dataset table: key parameters and related datasets."""
+    """The expanded row of the dataset table: key parameters, the first images of its gallery (one
+    query, when its definition shows any) and related datasets."""
     actor = actor_for(request)
     dataset = selectors.dataset_get(actor, pk)
     inputs, outputs = selectors.dataset_related(actor, dataset)
     return render(
         request,
         "catalogue/_dataset_row.html",
-        {"dataset": dataset, "summary": dataset_summary(dataset), "inputs": inputs, "outputs": outputs},
+        {
+            "dataset": dataset,
+            "summary": dataset_summary(dataset),
+            "thumbnails": row_thumbnails(dataset),
+            "inputs": inputs,
+            "outputs": outputs,
+        },
     )
 
 
@@ -316,7 +326,7 @@ def investigation_release_date(request, pk: int):
     investigation = selectors.investigation_get(actor, pk)
     form = ReleaseDateForm(request.POST or None, initial={"release_date": investigation.release_date})
     if form.is_valid():
-        services.investigation_release_date_change(
+        investigation_release_date_change(
             investigation=investigation,
             release_date=form.cleaned_data["release_date"],
             actor=request.user,

@@ -144,6 +144,8 @@ STORAGES = {
 
 # --- Facility -------------------------------------------------------------------------------
 FACILITY_NAME = env.str("FACILITY_NAME", default="European Synchrotron Radiation Facility")
+# The portal's address, in what commands print (load_demo); by default where `make run` serves (PORT).
+PORTAL_URL = env.str("PORTAL_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}").rstrip("/")
 # Data of an investigation becomes public this many years after its end date.
 EMBARGO_YEARS = env.int("EMBARGO_YEARS", default=3)
 # Dataset locations must lie inside one of these folders.
@@ -245,6 +247,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",  # drf-spectacular's default
+        "catalogue.api.schema.add_error_responses",  # 400, 401, 403, 404, 413, 415, 429, 503
+    ],
 }
 
 # --- Sign-in with OpenID Connect (mozilla-django-oidc; catalogue/identity.py) ---------------

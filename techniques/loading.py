@@ -9,14 +9,19 @@ from pathlib import Path
 import jsonschema
 import yaml
 from django.conf import settings
+from django.core.management.base import CommandError
 from django.db import transaction
 
 from .models import DatasetDefinition, ParameterType, Technique
+from .ontology import PANET_TERMS, panet_terms
 from .units import UnitError, parse_unit
 
 DEFINITIONS_DIR = Path(__file__).resolve().parent / "definitions"
 
+# Parameter names and definition codes: a letter, then letters, digits and _ (no -: a technique's
+# code may have one, being only a URL's slug).
 _NAME = {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_]*$"}
+_NAME_RULE = "a name or definition code is a letter, then letters, digits and _ (no -)"
 _NAMES = {"type": "array", "items": _NAME}
 _KEYED = {
     "type": "array",
@@ -41,7 +46,7 @@ SCHEMA = {
                 "code": {"type": "string", "pattern": "^[A-Za-z0-9_-]+$"},
                 "name": {"type": "string"},
                 "description": {"type": "string"},
-                "panet_id": {"type": "string"},
+                "panet_id": {"type": "string"},  # checked against the PaNET terms (ontology.py)
                 "views": {
                     "type": "object",
                     "additionalProperties": False,
@@ -144,24 +149,63 @@ class SyncReport:
         return "\n".join(lines)
 
 
+def _raise(path: Path, problems: list[tuple[str, str]]) -> None:
+    """One error for all the problems of a file: 'mx.yaml: at place: reason; at place: reason'."""
+    if problems:
+        raise DefinitionFileError(f"{path.name}: " + "; ".join(f"at {place}: {reason}" for place, reason in problems))
+
+
+def _document_order(document, path) -> list[int]:
+    """Where a schema error's place comes in the file, so that problems are listed in its order."""
+    order, node = [], document
+    for part in path:
+        if isinstance(node, dict):
+            order.append(list(node).index(part) if part in node else len(node))
+        else:
+            order.append(part if isinstance(part, int) else 0)
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            node = None
+    return order
+
+
+def _schema_problem(error: jsonschema.ValidationError) -> tuple[str, str]:
+    place = "/".join(str(part) for part in error.absolute_path) or "(top level)"
+    reason = error.message
+    if error.validator == "pattern" and error.schema is _NAME:
+        reason += f" ({_NAME_RULE})"
+    return place, reason
+
+
 def read_definition_file(path: Path) -> dict:
-    """Parse and check one file; errors name the file, the place and the reason."""
+    """Parse and check one file; errors name the file, and every place with a problem and its reason."""
     try:
         document = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
-        raise DefinitionFileError(f"{path.name}: not valid YAML: {exc}") from exc
-    try:
-        jsonschema.validate(document, SCHEMA)
-    except jsonschema.ValidationError as exc:
-        place = "/".join(str(part) for part in exc.absolute_path) or "(top level)"
-        raise DefinitionFileError(f"{path.name}: at {place}: {exc.message}") from exc
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        parts = [part for part in (getattr(exc, "context", None), getattr(exc, "problem", None)) if part]
+        reason = " ".join(", ".join(parts or [str(exc)]).split())  # one line
+        raise DefinitionFileError(f"{path.name}: not valid YAML: {where}{reason}") from exc
+    errors = sorted(
+        jsonschema.Draft202012Validator(SCHEMA).iter_errors(document),
+        key=lambda error: _document_order(document, error.absolute_path),
+    )
+    _raise(path, [_schema_problem(error) for error in errors])
+    problems = []
+    panet_id = document.get("technique", {}).get("panet_id")
+    if panet_id and panet_id not in panet_terms():
+        terms = f"techniques/{PANET_TERMS.parent.name}/{PANET_TERMS.name}"
+        problems.append(("technique/panet_id", f"unknown PaNET id '{panet_id}': not a technique in {terms}"))
     for index, parameter in enumerate(document.get("parameters", [])):
         try:
             parse_unit(parameter.get("unit", ""))
         except UnitError as exc:
-            raise DefinitionFileError(f"{path.name}: at parameters/{index}/unit: {exc}") from exc
+            problems.append((f"parameters/{index}/unit", str(exc)))
         if parameter.get("minimum", float("-inf")) > parameter.get("maximum", float("inf")):
-            raise DefinitionFileError(f"{path.name}: at parameters/{index}: minimum is above maximum")
+            problems.append((f"parameters/{index}", "minimum is above maximum"))
+    _raise(path, problems)
     if document.get("definitions") and "technique" not in document:
         raise DefinitionFileError(f"{path.name}: definitions need a technique section")
     return document
@@ -187,9 +231,10 @@ def result_cell(table: dict, row: str, column: str) -> str:
 
 def _check_references(path: Path, document: dict, parameters: set, definitions: set) -> None:
     """Names in views and definitions must be declared in some file: a typo is an error, not a blank."""
+    problems = []
 
     def fail(place, reason):
-        raise DefinitionFileError(f"{path.name}: at {place}: {reason}")
+        problems.append((place, reason))
 
     for place, name in _references(document):
         if name not in parameters:
@@ -210,6 +255,7 @@ def _check_references(path: Path, document: dict, parameters: set, definitions: 
                 cells = [result_cell(table, row["key"], column["key"]) for row in table["rows"]]
                 if not parameters.intersection(cells):
                     fail(f"{place}/columns/{i}", f"no parameter matches {cells[0]}")
+    _raise(path, problems)
 
 
 def read_definitions(directory: Path = DEFINITIONS_DIR) -> list[dict]:
@@ -380,7 +426,20 @@ def sync_definitions(directory: Path = DEFINITIONS_DIR) -> SyncReport:
     return report
 
 
+def definitions_dir() -> Path:
+    """The folder migrate and sync_techniques load: settings.TECHNIQUES_DEFINITIONS_DIR, else definitions/."""
+    return Path(getattr(settings, "TECHNIQUES_DEFINITIONS_DIR", None) or DEFINITIONS_DIR)
+
+
 def sync_after_migrate(sender, using="default", **kwargs):
-    """Keep the vocabulary in step with the definition files after every migrate and flush."""
+    """Keep the vocabulary in step with the definition files after every migrate and flush.
+
+    A bad file stops the command as sync_techniques does: `CommandError: <the one-line error>` and
+    exit status 1, no traceback. The migrations applied before stay applied (each commits on its
+    own); the vocabulary is left as it was.
+    """
     if getattr(settings, "TECHNIQUES_SYNC_ON_MIGRATE", True):
-        sync_definitions()
+        try:
+            sync_definitions(definitions_dir())
+        except DefinitionFileError as exc:
+            raise CommandError(str(exc)) from exc

@@ -2,6 +2,8 @@
 
 from django.db import models
 
+from .ontology import panet_label
+
 
 class Technique(models.Model):
     code = models.SlugField(max_length=32, unique=True)
@@ -16,6 +18,11 @@ class Technique(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def panet_label(self) -> str:
+        """The PaNET term's label, e.g. 'macromolecular crystallography' for PaNET01164."""
+        return panet_label(self.panet_id)
 
 
 class ParameterType(models.Model):

@@ -96,7 +96,8 @@ def validate_parameters(parameters: dict, vocabulary: Vocabulary | None = None) 
             if unit not in (None, "", parameter_type.unit):
                 if parameter_type.value_type != ValueType.NUMERIC:
                     raise UnitError(f"a {parameter_type.value_type} value takes no unit")
-                value = convert(value, unit, parameter_type.unit)
+                # Rounded to the precision the value was sent with (units.convert): no float noise.
+                value = convert(value, unit, parameter_type.unit, sent=raw)
         except (ValueError, UnitError) as exc:
             result.errors[name] = str(exc)
             continue
@@ -150,10 +151,13 @@ def check_definition(
     problems = {"parameters": parameters} if parameters else {}
     if definition.input_definitions:
         allowed = set(definition.input_definitions)
-        refused = [location for location, code in inputs if code not in allowed]
-        if refused:
+        # Worded as a broken rule, like the others: under lenient validation the dataset is stored with it.
+        others = [location for location, code in inputs if code not in allowed]
+        if others:
+            noun, verb = ("input", "breaks") if len(others) == 1 else ("inputs", "break")
             problems["inputs"] = (
-                f"{definition.code} takes inputs of {', '.join(sorted(allowed))} only; refused {', '.join(refused)}"
+                f"{noun} {', '.join(others)} {verb} rule: {definition.code} takes inputs of "
+                f"{', '.join(sorted(allowed))} only"
             )
     count = len(inputs)
     if definition.input_min is not None and count < definition.input_min:

@@ -2,7 +2,8 @@ from django.contrib.auth.models import AnonymousUser
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from catalogue import security, services
+from catalogue import security
+from catalogue.people.services import api_key_authenticate
 
 KEYWORD = "Api-Key"
 
@@ -24,7 +25,7 @@ class InstrumentKeyAuthentication(authentication.BaseAuthentication):
         if len(header) != 2:
             security.api_key_failed(client)
             raise exceptions.AuthenticationFailed("Give the key as 'Authorization: Api-Key <key>'.")
-        key = services.api_key_authenticate(secret=header[1])
+        key = api_key_authenticate(secret=header[1])
         if key is None:
             security.api_key_failed(client)
             raise exceptions.AuthenticationFailed("Unknown, expired or revoked API key.")

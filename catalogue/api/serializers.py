@@ -1,4 +1,4 @@
-"""Shapes only: business rules live in catalogue.services."""
+"""Shapes only: business rules live in the services (catalogue.ingestion.services for storing)."""
 
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
@@ -48,8 +48,8 @@ class SampleSerializer(serializers.ModelSerializer):
 
 class DatasetSerializer(serializers.ModelSerializer):
     investigation = serializers.SerializerMethodField()
-    sample = serializers.SlugRelatedField(slug_field="name", read_only=True)
-    definition = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    sample = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
+    definition = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     # Set by DatasetViewSet: only the links the caller may read.
     inputs = serializers.ListField(child=serializers.IntegerField(), source="link_inputs", read_only=True)
     outputs = serializers.ListField(child=serializers.IntegerField(), source="link_outputs", read_only=True)

@@ -8,8 +8,9 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotAuthenticated, PermissionDenied, ValidationError
 from rest_framework.response import Response
 
-from catalogue import access, selectors, services
+from catalogue import access, selectors
 from catalogue.filtersets import DatafileFilterSet, DatasetFilterSet, InvestigationFilterSet, SampleFilterSet
+from catalogue.ingestion.services import DatasetRequest, IngestionError, dataset_store
 from catalogue.models import Dataset
 from catalogue.pagination import CappedPageNumberPagination
 
@@ -119,10 +120,8 @@ class DatasetViewSet(ActorMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModel
         else:
             raise ValidationError(shape.errors)  # not an object at all
         try:
-            dataset, created = services.dataset_store(
-                actor=actor, request=services.DatasetRequest(**fields), shape_errors=shape_errors
-            )
-        except services.IngestionError as exc:
+            dataset, created = dataset_store(actor=actor, request=DatasetRequest(**fields), shape_errors=shape_errors)
+        except IngestionError as exc:
             raise ValidationError(exc.errors) from exc
         # The stored dataset holds its investigation, sample and definition: no need to read it again.
         if created and not fields["inputs"]:

@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('catalogue', '0006_datafile_web_image'),
+        ("catalogue", "0006_datafile_web_image"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='investigation',
-            name='data_folder',
-            field=models.CharField(blank=True, help_text="Where this session's data lie, inside a data root; empty: settings.DATA_FOLDER_PATTERN gives it.", max_length=1024),
+            model_name="investigation",
+            name="data_folder",
+            field=models.CharField(
+                blank=True,
+                help_text="Where this session's data lie, inside a data root; empty: settings.DATA_FOLDER_PATTERN gives it.",
+                max_length=1024,
+            ),
         ),
     ]

@@ -7,7 +7,8 @@ from django.conf import settings
 from django.template.loader import get_template
 from django.utils import timezone
 from django.utils.dates import MONTHS_3
-from django.utils.safestring import mark_safe
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
 from catalogue import access
 from catalogue.routes import pk_url
@@ -31,6 +32,16 @@ def dataset_table(context, datasets, show_sample: bool = True, empty_message: st
     return mark_safe(  # Jinja2 has escaped every value
         table.render({**values, "datasets": datasets, "show_sample": show_sample, "empty_message": empty_message})
     )
+
+
+_BREAK_AFTER = re.compile(r"([_\-/])(?=.)")
+
+
+@register.filter
+def breakable(name) -> SafeString:
+    """A name that may wrap after its `_`, `-` and `/` (an HTML <wbr> after each), never inside a
+    word: 'mesh-AFAMIN_1_1719739' wraps as 'mesh-|AFAMIN_|1_|1719739'. Escaped; both engines."""
+    return mark_safe(_BREAK_AFTER.sub(r"\1<wbr>", str(escape("" if name is None else name))))
 
 
 @register.filter

@@ -17,8 +17,8 @@ from django.db.models.functions import ExtractYear
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from catalogue import services
 from catalogue.access import Actor
+from catalogue.ingestion.services import DatasetRequest
 from catalogue.models import (
     Datafile,
     Dataset,
@@ -30,6 +30,7 @@ from catalogue.models import (
     ParameterValue,
     Sample,
 )
+from catalogue.people.services import api_key_create
 from techniques.models import DatasetDefinition, ParameterType, Technique
 
 DATASETS_URL = "/api/v1/datasets/"
@@ -201,13 +202,13 @@ def staff(db):
 @pytest.fixture
 def api_key(instrument):
     """(key, secret) of ID30."""
-    return services.api_key_create(instrument=instrument, name="MXCuBE on ID30")
+    return api_key_create(instrument=instrument, name="MXCuBE on ID30")
 
 
 @pytest.fixture
 def other_api_key(other_instrument):
     """(key, secret) of BM29."""
-    return services.api_key_create(instrument=other_instrument, name="BsxCuBE on BM29")
+    return api_key_create(instrument=other_instrument, name="BsxCuBE on BM29")
 
 
 # --- Clients ---------------------------------------------------------------------------------
@@ -239,7 +240,7 @@ def instrument_client(api_key) -> APIClient:
 # --- Ingestion helpers -----------------------------------------------------------------------
 
 
-def store_request(data_root: Path, **fields) -> services.DatasetRequest:
+def store_request(data_root: Path, **fields) -> DatasetRequest:
     """A valid request for MX-1/v1 unless fields say otherwise; a relative location lies in the
     folder of the proposal (data_root for MX-1)."""
     values = {"name": "scan 1", "location": "scan1", "proposal": "MX-1", "visit_id": "v1"}
@@ -248,7 +249,7 @@ def store_request(data_root: Path, **fields) -> services.DatasetRequest:
         proposal = values["proposal"] or "MX-1"
         folder = data_root.parent / "".join(c for c in proposal.lower() if c.isalnum())
         values["location"] = str(folder / values["location"])
-    return services.DatasetRequest(**values)
+    return DatasetRequest(**values)
 
 
 def key_actor(api_key) -> Actor:

@@ -7,8 +7,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from catalogue import services
 from catalogue.models import Datafile, Dataset, ParameterValue
+from catalogue.people.services import api_key_create, api_key_revoke
 from catalogue.tallies import recount
 from techniques.vocabulary import current_vocabulary
 
@@ -261,7 +261,7 @@ def test_malformed_or_wrong_keys_are_refused(world, api_key, data_root, header, 
 
 def test_a_revoked_key_is_refused(world, api_key, data_root):
     key, secret = api_key
-    services.api_key_revoke(key=key)
+    api_key_revoke(key=key)
     client = key_client(secret)
     response = client.post(DATASETS_URL, body(data_root), format="json")
     assert response.status_code == 401
@@ -271,9 +271,7 @@ def test_a_revoked_key_is_refused(world, api_key, data_root):
 
 
 def test_an_expired_key_is_refused(world, instrument, data_root):
-    _key, secret = services.api_key_create(
-        instrument=instrument, name="old", expires=timezone.now() - timedelta(minutes=1)
-    )
+    _key, secret = api_key_create(instrument=instrument, name="old", expires=timezone.now() - timedelta(minutes=1))
     response = key_client(secret).post(DATASETS_URL, body(data_root), format="json")
     assert response.status_code == 401
     assert Dataset.objects.count() == 0

@@ -24,7 +24,7 @@ technique:
   code: XRF
   name: X-ray fluorescence mapping
   description: Raster scans of a sample recording fluorescence spectra, fitted into element maps.
-  panet_id: PaNET01138
+  panet_id: PaNET01177
   views:
     columns: [XRF_dwell_time, XRF_elements]
 parameters:
@@ -229,7 +229,9 @@ def test_a_new_technique_is_a_definition_file(
     assert "breaks rule: maximum 1000 ms" in warnings
 
     # The vocabulary as a reference.
-    assert client.get(reverse("technique-detail", args=["XRF"])).status_code == 200
+    page = client.get(reverse("technique-detail", args=["XRF"]))
+    assert page.status_code == 200 and "PaNET01177" in page.content.decode()
+    assert "x-ray fluorescence" in page.content.decode()  # the PaNET term's label, from techniques/panet/
     parameters = client.get("/api/v1/parameters/", {"technique": "XRF"}).json()["results"]
     assert [p["name"] for p in parameters] == ["XRF_detector_mode", "XRF_dwell_time", "XRF_elements", "XRF_fit_chi2"]
 

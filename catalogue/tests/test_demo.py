@@ -7,6 +7,8 @@ drop or rename fails here. Release dates are fixed: the embargoed sessions are r
 
 import os
 import re
+import subprocess
+import sys
 from io import StringIO
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from catalogue import demo, services
+from catalogue import demo
 from catalogue.access import Actor, investigation_q
 from catalogue.models import (
     Datafile,
@@ -28,6 +30,8 @@ from catalogue.models import (
     ParameterValue,
     Sample,
 )
+from catalogue.people.services import api_key_authenticate
+from catalogue.policy.services import default_release_date
 
 pytestmark = pytest.mark.django_db
 
@@ -109,7 +113,7 @@ def test_a_second_run_changes_nothing(load_demo, demo_root):
 def test_the_api_key_is_created_and_shown_once(load_demo):
     first_output = load_demo()
     secret = re.search(r"^  ([0-9a-f]{8}\.\S+)$", first_output, re.MULTILINE).group(1)
-    key = services.api_key_authenticate(secret=secret)
+    key = api_key_authenticate(secret=secret)
     assert key is not None and key.instrument.name == "ID30A-1" and key.name == demo.API_KEY_NAME
 
     second_output = load_demo()
@@ -129,7 +133,9 @@ def test_the_integration_links_to_the_oscillation(load_demo):
     assert integration.parameters["MXAutoprocIntegration_space_group"] == "C 1 2 1"
     assert integration.parameters["MXAutoprocIntegrationScaling_outer_resolution_limit_high"] == 2.25
     assert oscillation.name == "AFAMIN-rev1-B5-1_1_1719747"
-    assert oscillation.parameters["MX_numberOfImages"] == 1640 == oscillation.file_count
+    # Its 1,640 images, and 4 PNGs of its gallery: 2 crystal snapshots, 2 diffraction thumbnails.
+    assert oscillation.parameters["MX_numberOfImages"] == 1640 == oscillation.file_count - 4
+    assert oscillation.datafiles.filter(path__endswith=".cbf").count() == 1640
     assert oscillation.start_date == demo.at("2016-04-04 19:34:16")
 
 
@@ -193,13 +199,13 @@ def test_one_session_released_the_others_under_embargo(load_demo):
     visible_to_anonymous = Investigation.objects.filter(investigation_q(Actor()))
     assert list(visible_to_anonymous.values_list("name", flat=True)) == ["MX-1111"]
     mx = Investigation.objects.get(name="MX-1111")
-    assert mx.release_date == services.default_release_date(mx.end_date)
+    assert mx.release_date == default_release_date(mx.end_date)
 
 
-def test_the_demo_accounts_sign_in_with_their_roles(load_demo, client):
+def test_the_demo_accounts_sign_in_with_their_roles(load_demo, client, settings):
     output = load_demo()
 
-    assert "http://127.0.0.1:8000/accounts/login/" in output
+    assert f"{settings.PORTAL_URL}/accounts/login/" in output
     for username in ["admin", "alice", "bob", "carol"]:
         assert client.login(username=username, password="demo"), username
         assert username in output
@@ -254,3 +260,38 @@ def test_a_pattern_outside_the_data_roots_is_refused(load_demo, settings, tmp_pa
         load_demo()
 
     assert not Dataset.objects.exists() and not Investigation.objects.exists()
+
+
+def test_the_addresses_printed_follow_the_portal_url(load_demo, settings):
+    """`make run PORT=8123` serves on 8123, and the demo's sign-in, API and admin links say so."""
+    settings.PORTAL_URL = "http://127.0.0.1:8123"
+
+    first_output, second_output = load_demo(), load_demo()
+
+    assert "Sign in at http://127.0.0.1:8123/accounts/login/," in first_output
+    assert "' http://127.0.0.1:8123/api/v1/datasets/" in first_output
+    assert "at http://127.0.0.1:8123/admin/catalogue/instrumentapikey/add/" in second_output
+    assert ":8000" not in first_output + second_output
+
+
+@pytest.mark.parametrize(
+    ("environment", "portal_url"),
+    [
+        ({}, "http://127.0.0.1:8000"),
+        ({"PORT": "8123"}, "http://127.0.0.1:8123"),
+        ({"PORT": "8123", "PORTAL_URL": "https://data.facility.eu/"}, "https://data.facility.eu"),
+    ],
+)
+def test_the_portal_url_comes_from_port_unless_set(environment, portal_url, tmp_path):
+    """settings.PORTAL_URL as a fresh process reads it from the environment (as `make run` sets PORT)."""
+    env = {key: value for key, value in os.environ.items() if key not in ("PORT", "PORTAL_URL")}
+    code = "import django; django.setup(); from django.conf import settings; print(settings.PORTAL_URL)"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**env, **environment, "DJANGO_SETTINGS_MODULE": "config.settings"},
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip() == portal_url

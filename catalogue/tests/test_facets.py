@@ -13,8 +13,8 @@ from django.db.models import F, ProtectedError
 from django.urls import reverse
 
 from catalogue.access import Actor
+from catalogue.ingestion.services import dataset_store
 from catalogue.models import Dataset, DatasetTally, Investigation
-from catalogue.services import dataset_store
 from techniques.models import DatasetDefinition, Technique
 
 from .conftest import (
@@ -429,7 +429,7 @@ def _sizes() -> tuple[dict, dict]:
 def test_the_tallies_follow_the_registered_bytes_and_give_the_totals(
     catalogue, investigation, released_investigation, api_client
 ):
-    from catalogue.services import datafiles_register
+    from catalogue.ingestion.registration import datafiles_register
 
     a, e = Dataset.objects.get(name="a"), Dataset.objects.get(name="e")
     datafiles_register(dataset_id=a.pk, files=[{"path": "x.h5", "size": 1000}, {"path": "y.h5", "size": 24}])

@@ -32,15 +32,15 @@ GRACE = 3  # seconds: REGISTRATION_GRACE_SECONDS of the run
 SEED = """
 from datetime import timedelta
 from django.utils import timezone
-from catalogue import services
 from catalogue.models import Instrument, Investigation
+from catalogue.people.services import api_key_create
 instrument = Instrument.objects.create(name="ID99")
 now = timezone.now()
 Investigation.objects.create(
     name="FAULT-1", visit_id="v1", instrument=instrument, data_folder={folder!r},
     start_date=now - timedelta(hours=1), end_date=now + timedelta(hours=1), release_date=now + timedelta(days=365),
 )
-print(services.api_key_create(instrument=instrument, name="faults")[1])
+print(api_key_create(instrument=instrument, name="faults")[1])
 """
 
 

@@ -12,8 +12,9 @@ from django.test import Client
 from django.utils import timezone
 
 from catalogue import locations
+from catalogue.ingestion.registration import datafiles_register
+from catalogue.ingestion.services import IngestionError, dataset_store
 from catalogue.models import Datafile, Dataset, Investigation
-from catalogue.services import IngestionError, datafiles_register, dataset_store
 from catalogue.usersync import sync
 from techniques.models import DatasetDefinition
 

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from catalogue import services
+from catalogue.ingestion.services import dataset_store
 
 from .conftest import DATASETS_URL, key_actor, make_user, store_request
 
@@ -26,7 +26,7 @@ def datasets(investigation, released_investigation, vocabulary, raw_definition, 
             definition="TEST_raw",
             parameters={"TEST_resolution": resolution, "TEST_energy": energy},
         )
-        services.dataset_store(actor=key_actor(api_key), request=request)
+        dataset_store(actor=key_actor(api_key), request=request)
 
 
 def names(client, **query) -> list[str]:
@@ -93,7 +93,7 @@ def test_search_page_query_count(client, datasets, data_root, api_key, extra, dj
         request = store_request(
             data_root, name=f"more{i}", location=f"more{i}", definition="TEST_raw", parameters={"TEST_energy": 12.5}
         )
-        services.dataset_store(actor=key_actor(api_key), request=request)
+        dataset_store(actor=key_actor(api_key), request=request)
     client.force_login(make_user("searcher", is_staff=True))
     client.get(reverse("search"))
     query = {"parameter": "TEST_energy", "parameter_max": 13000, "unit": "eV", "definition": "TEST_raw"}

@@ -8,9 +8,10 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from catalogue import selectors, services, tasks
+from catalogue import selectors, tasks
 from catalogue.access import Actor
 from catalogue.models import AuditEntry, Investigation, InvestigationUser
+from catalogue.policy.services import default_release_date, investigation_release_date_change, release_notices_send
 
 from .conftest import make_dataset, make_investigation, make_user
 
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.django_db
 def test_default_release_date_is_the_end_plus_the_embargo(settings):
     settings.EMBARGO_YEARS = 3
     end = timezone.make_aware(datetime(2024, 2, 29, 12))
-    assert services.default_release_date(end) == timezone.make_aware(datetime(2027, 2, 28, 12))
+    assert default_release_date(end) == timezone.make_aware(datetime(2027, 2, 28, 12))
 
 
 # --- Changing a release date ---------------------------------------------------------------------
@@ -29,7 +30,7 @@ def test_default_release_date_is_the_end_plus_the_embargo(settings):
 def test_release_date_change_is_audited(investigation, staff):
     Investigation.objects.filter(pk=investigation.pk).update(release_notice_sent=timezone.now())
     new = timezone.now() + timedelta(days=900)
-    changed = services.investigation_release_date_change(
+    changed = investigation_release_date_change(
         investigation=investigation, release_date=new, actor=staff, reason="Patent pending"
     )
     assert changed.release_date == new and changed.release_notice_sent is None
@@ -41,7 +42,7 @@ def test_release_date_change_is_audited(investigation, staff):
 
 def test_release_date_change_needs_a_reason(investigation, staff):
     with pytest.raises(ValueError, match="reason"):
-        services.investigation_release_date_change(
+        investigation_release_date_change(
             investigation=investigation, release_date=timezone.now(), actor=staff, reason="  "
         )
     assert Investigation.objects.get(pk=investigation.pk).release_date == investigation.release_date
@@ -167,25 +168,25 @@ def test_release_notice_once_per_participant(
     # investigation (a year away) and released_investigation (public already) are not due.
     assert Investigation.objects.filter(release_notice_sent__isnull=False).count() == 1
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.release_notices_send() == 0
+        assert release_notices_send() == 0
     assert len(mail.outbox) == 2
 
 
 def test_no_mail_when_the_transaction_rolls_back(settings, soon, django_capture_on_commit_callbacks):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        services.release_notices_send()
+        release_notices_send()
     assert len(callbacks) == 1 and mail.outbox == []
 
 
 def test_a_moved_release_date_is_announced_again(settings, soon, staff, django_capture_on_commit_callbacks):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     with django_capture_on_commit_callbacks(execute=True):
-        services.release_notices_send()
-        services.investigation_release_date_change(
+        release_notices_send()
+        investigation_release_date_change(
             investigation=soon, release_date=timezone.now() + timedelta(days=20), actor=staff, reason="Earlier"
         )
-        services.release_notices_send()
+        release_notices_send()
     assert len(mail.outbox) == 4
 
 

@@ -13,8 +13,8 @@ from django.db import connection
 
 from catalogue import tasks
 from catalogue.client import CatalogueError, store_dataset
+from catalogue.ingestion.services import dataset_store
 from catalogue.models import Datafile, Dataset, PendingRegistration
-from catalogue.services import dataset_store
 
 from .conftest import key_actor, store_request
 from .processes import app_env, database_url, free_port, start_server, wait_for

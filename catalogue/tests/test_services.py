@@ -7,10 +7,12 @@ import pytest
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
-from catalogue import services
 from catalogue.access import Actor
+from catalogue.ingestion import registration
+from catalogue.ingestion.registration import datafiles_register
+from catalogue.ingestion.services import IngestionError, dataset_store
 from catalogue.models import Datafile, Dataset, InstrumentApiKey, Investigation, ParameterValue, Sample
-from catalogue.services import IngestionError, datafiles_register, dataset_store
+from catalogue.people.services import LAST_USED_PRECISION, api_key_authenticate, api_key_create, api_key_revoke
 from catalogue.tallies import recount
 
 from .conftest import counts, key_actor, make_dataset, make_investigation, store_request
@@ -374,7 +376,9 @@ def test_inputs_must_be_of_an_allowed_definition(world, actor, data_root, techni
     )
     with pytest.raises(IngestionError) as excinfo:
         dataset_store(actor=actor, request=request)
-    assert excinfo.value.errors == {"inputs": f"TEST_processed takes inputs of TEST_raw only; refused {wrong.location}"}
+    assert excinfo.value.errors == {
+        "inputs": f"input {wrong.location} breaks rule: TEST_processed takes inputs of TEST_raw only"
+    }
 
 
 def test_inputs_without_a_definition_are_refused_when_the_definition_lists_inputs(world, actor, data_root):
@@ -384,7 +388,34 @@ def test_inputs_without_a_definition_are_refused_when_the_definition_lists_input
     )
     with pytest.raises(IngestionError) as excinfo:
         dataset_store(actor=actor, request=request)
-    assert excinfo.value.errors == {"inputs": f"TEST_processed takes inputs of TEST_raw only; refused {bare.location}"}
+    assert excinfo.value.errors == {
+        "inputs": f"input {bare.location} breaks rule: TEST_processed takes inputs of TEST_raw only"
+    }
+
+
+def test_a_lenient_instrument_stores_inputs_of_another_definition_with_a_warning(world, actor, data_root):
+    """The dataset is stored: its warning says which rule the inputs break, not that they were refused."""
+    instrument = world.instrument
+    instrument.validation = "lenient"
+    instrument.save()
+    first, _ = dataset_store(actor=actor, request=store_request(data_root, location="raw/1"))
+    second, _ = dataset_store(actor=actor, request=store_request(data_root, location="raw/2"))
+    request = store_request(
+        data_root,
+        location="processed/1",
+        kind="processed",
+        definition="TEST_processed",
+        inputs=[first.location, second.location],
+    )
+
+    processed, _ = dataset_store(actor=actor, request=request)
+
+    assert set(processed.inputs.all()) == {first, second}
+    (warning,) = processed.warnings
+    assert warning["field"] == "inputs" and sorted(warning["value"]) == [first.location, second.location]
+    listed = ", ".join(warning["value"])
+    assert warning["rule"] == f"inputs {listed} break rule: TEST_processed takes inputs of TEST_raw only"
+    assert "refused" not in str(processed.warnings)
 
 
 def test_a_processed_dataset_without_definition_takes_any_input(world, actor, data_root):
@@ -495,7 +526,7 @@ def register_path(request, monkeypatch):
 
 
 def test_register_in_batches(stored, monkeypatch, register_path):
-    monkeypatch.setattr(services, "FILE_BATCH", 3)
+    monkeypatch.setattr(registration, "FILE_BATCH", 3)
     files = [{"path": f"img_{i:04}.cbf", "size": i} for i in range(10)]
     dataset = datafiles_register(dataset_id=stored.pk, files=files)
     assert (dataset.file_count, dataset.size) == (10, sum(range(10)))
@@ -565,46 +596,44 @@ def test_nothing_is_queued_when_the_request_is_refused(world, actor, data_root, 
 
 
 def test_a_key_is_stored_hashed_and_authenticates(instrument):
-    key, secret = services.api_key_create(instrument=instrument, name="pipeline")
+    key, secret = api_key_create(instrument=instrument, name="pipeline")
     assert secret.startswith(key.prefix + ".")
     stored = InstrumentApiKey.objects.get(pk=key.pk)
     assert secret not in (stored.digest, stored.prefix) and len(stored.digest) == 64
     assert stored.last_used is None
-    assert services.api_key_authenticate(secret=secret) == key
+    assert api_key_authenticate(secret=secret) == key
     assert InstrumentApiKey.objects.get(pk=key.pk).last_used is not None
 
 
 def test_last_used_is_written_once_a_minute(api_key, django_assert_num_queries):
     key, secret = api_key
-    services.api_key_authenticate(secret=secret)
+    api_key_authenticate(secret=secret)
     first = InstrumentApiKey.objects.get(pk=key.pk).last_used
     with django_assert_num_queries(1):  # the key's lookup only
-        assert services.api_key_authenticate(secret=secret) == key
+        assert api_key_authenticate(secret=secret) == key
     assert InstrumentApiKey.objects.get(pk=key.pk).last_used == first
-    InstrumentApiKey.objects.filter(pk=key.pk).update(last_used=first - services.LAST_USED_PRECISION)
-    services.api_key_authenticate(secret=secret)
+    InstrumentApiKey.objects.filter(pk=key.pk).update(last_used=first - LAST_USED_PRECISION)
+    api_key_authenticate(secret=secret)
     assert InstrumentApiKey.objects.get(pk=key.pk).last_used > first
 
 
 @pytest.mark.parametrize("mangle", [lambda s: s + "x", lambda s: s[:-1], lambda s: "nope", lambda s: ""])
 def test_a_wrong_secret_does_not_authenticate(api_key, mangle):
     _key, secret = api_key
-    assert services.api_key_authenticate(secret=mangle(secret)) is None
+    assert api_key_authenticate(secret=mangle(secret)) is None
 
 
 def test_a_revoked_key_does_not_authenticate(api_key):
     key, secret = api_key
-    services.api_key_revoke(key=key)
-    assert services.api_key_authenticate(secret=secret) is None
+    api_key_revoke(key=key)
+    assert api_key_authenticate(secret=secret) is None
     revoked = InstrumentApiKey.objects.get(pk=key.pk).revoked
-    services.api_key_revoke(key=key)  # revoking again keeps the first date
+    api_key_revoke(key=key)  # revoking again keeps the first date
     assert InstrumentApiKey.objects.get(pk=key.pk).revoked == revoked
 
 
 def test_an_expired_key_does_not_authenticate(instrument):
-    _key, secret = services.api_key_create(instrument=instrument, name="old", expires=timezone.now())
-    assert services.api_key_authenticate(secret=secret) is None
-    _key, secret = services.api_key_create(
-        instrument=instrument, name="new", expires=timezone.now() + timedelta(days=1)
-    )
-    assert services.api_key_authenticate(secret=secret) is not None
+    _key, secret = api_key_create(instrument=instrument, name="old", expires=timezone.now())
+    assert api_key_authenticate(secret=secret) is None
+    _key, secret = api_key_create(instrument=instrument, name="new", expires=timezone.now() + timedelta(days=1))
+    assert api_key_authenticate(secret=secret) is not None

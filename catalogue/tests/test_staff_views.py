@@ -10,8 +10,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from catalogue import beamline, services
+from catalogue import beamline
 from catalogue.models import AuditEntry, InstrumentApiKey, InstrumentScientist, Investigation, InvestigationUser
+from catalogue.people.services import api_key_create, api_key_revoke, audit_record
+from catalogue.policy.services import investigation_release_date_change
 
 from .conftest import make_investigation, make_user
 
@@ -178,9 +180,9 @@ def test_admin_api_keys_are_audited_and_not_deleted(admin_client, root, instrume
 
 
 def test_service_keys_record_their_actor(instrument, root):
-    key, _ = services.api_key_create(instrument=instrument, name="n", actor=root)
-    services.api_key_revoke(key=key, actor=root)
-    services.api_key_revoke(key=key, actor=root)  # already revoked: nothing more to record
+    key, _ = api_key_create(instrument=instrument, name="n", actor=root)
+    api_key_revoke(key=key, actor=root)
+    api_key_revoke(key=key, actor=root)  # already revoked: nothing more to record
     assert list(AuditEntry.objects.order_by("id").values_list("action", flat=True)) == [
         "api_key.create",
         "api_key.revoke",
@@ -210,10 +212,10 @@ def test_admin_rights_changes_are_audited(admin_client, other_user):
 
 
 def test_audit_log_admin_is_read_only_and_filters(admin_client, investigation, root):
-    services.investigation_release_date_change(
+    investigation_release_date_change(
         investigation=investigation, release_date=timezone.now(), actor=root, reason="Published"
     )
-    services.audit_record(actor=AnonymousUser(), action="api_key.create", target=investigation, summary="x")
+    audit_record(actor=AnonymousUser(), action="api_key.create", target=investigation, summary="x")
     changelist = reverse("admin:catalogue_auditentry_changelist")
     response = admin_client.get(changelist, {"action": "release_date.change"})
     assert response.status_code == 200 and response.context["cl"].result_count == 1

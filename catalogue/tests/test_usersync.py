@@ -10,8 +10,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from catalogue import services, tasks
+from catalogue import tasks
 from catalogue.models import AuditEntry, Instrument, Investigation, InvestigationUser, Sample, UserProfile
+from catalogue.policy.services import default_release_date, investigation_release_date_change
 from catalogue.usersync import sync, sync_file
 
 from .conftest import make_dataset
@@ -51,7 +52,7 @@ def test_the_example_export_imports(beamline):
     }
     first = Investigation.objects.get(name="MX-2485", visit_id="id30a1-20260408")
     assert first.instrument == beamline and first.title.startswith("Structure of afamin")
-    assert first.release_date == services.default_release_date(first.end_date)
+    assert first.release_date == default_release_date(first.end_date)
     assert roles() == {("alice", "pi"), ("dave", "co_proposer"), ("carol", "local_contact")}
     assert roles(visit_id="id30a1-20261112") == {("alice", "pi"), ("dave", "co_proposer")}
     alice = get_user_model().objects.get(username="alice")
@@ -108,7 +109,7 @@ def test_updates_follow_the_user_office(beamline, export):
     assert "- remove role carol as local_contact from MX-2485 id30a1-20260408" in lines
     assert "~ update sample AFAMIN-rev1-B5-1 in MX-2485 id30a1-20260408 (description)" in lines
     first = Investigation.objects.get(visit_id="id30a1-20260408")
-    assert first.release_date == services.default_release_date(first.end_date)  # followed the end date
+    assert first.release_date == default_release_date(first.end_date)  # followed the end date
     assert roles() == {("alice", "pi"), ("dave", "co_proposer")}
     assert get_user_model().objects.filter(username="carol").exists()  # users are never deleted
     actions = set(AuditEntry.objects.values_list("action", flat=True))
@@ -119,7 +120,7 @@ def test_a_release_date_staff_moved_stays(beamline, export, staff):
     sync(export)
     first = Investigation.objects.get(visit_id="id30a1-20260408")
     moved = timezone.now().replace(microsecond=0)
-    services.investigation_release_date_change(investigation=first, release_date=moved, actor=staff, reason="Open")
+    investigation_release_date_change(investigation=first, release_date=moved, actor=staff, reason="Open")
     export[0]["sessions"][0]["end"] = "2026-04-10T08:00:00+02:00"
     sync(export)
     assert Investigation.objects.get(pk=first.pk).release_date == moved

@@ -7,8 +7,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from catalogue.ingestion.registration import datafiles_register
 from catalogue.models import InvestigationUser
-from catalogue.services import datafiles_register
 from catalogue.templatetags.portal import group_label, param_value
 from techniques.models import DatasetDefinition, ParameterType, Technique
 

@@ -7,8 +7,8 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from catalogue import services
 from catalogue.models import Datafile, Instrument, Investigation
+from catalogue.people.services import api_key_create
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -35,7 +35,7 @@ def running_session(instrument_name: str, proposal: str, visit_id: str) -> APICl
         end_date=now + timedelta(hours=2),
         release_date=now + timedelta(days=1000),
     )
-    _, secret = services.api_key_create(instrument=instrument, name=f"acquisition on {instrument_name}")
+    _, secret = api_key_create(instrument=instrument, name=f"acquisition on {instrument_name}")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {secret}")
     return client

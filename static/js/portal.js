@@ -20,3 +20,24 @@ document.addEventListener("htmx:beforeRequest", (event) => {
     event.preventDefault();
   }
 });
+
+// The dataset page's gallery: a click on an image shows it large in the page's modal
+// (#image-viewer); the link itself points at the image, for a new tab or without script.
+document.addEventListener("show.bs.modal", (event) => {
+  const modal = event.target;
+  const link = event.relatedTarget;
+  if (modal.id !== "image-viewer" || !link) return;
+  const image = modal.querySelector(".image-viewer-image");
+  image.src = link.dataset.image;
+  image.alt = link.dataset.caption;
+  modal.querySelector(".modal-title").textContent = link.dataset.caption;
+  modal.querySelector(".image-viewer-link").href = link.dataset.image;
+});
+
+// The thumbnails of a dataset table's expanded row link to the dataset's page at #gallery: open
+// that tab.
+document.addEventListener("DOMContentLoaded", () => {
+  if (window.location.hash !== "#gallery") return;
+  const button = document.getElementById("tab-gallery-button");
+  if (button && window.bootstrap) window.bootstrap.Tab.getOrCreateInstance(button).show();
+});

@@ -1,12 +1,21 @@
 """Definition files: errors that name the file, the place and the reason; an idempotent sync."""
 
+import csv
+import os
+import re
+import sqlite3
+import subprocess
+import sys
 import textwrap
+from pathlib import Path
 
 import pytest
+import yaml
 from django.core.management import CommandError, call_command
 
 from techniques.loading import DefinitionFileError, read_definition_file, read_definitions, sync_definitions
 from techniques.models import DatasetDefinition, ParameterType, Technique
+from techniques.ontology import PANET_TERMS, panet_label, panet_terms
 
 GOOD = """
 technique:
@@ -379,3 +388,156 @@ def test_what_no_file_declares_and_no_data_uses_is_deleted_and_reported(tmp_path
     assert report.deleted == ["definition TESTLOAD_processed", "parameter TESTLOAD_mode"]
     assert "deleted parameter TESTLOAD_mode" in str(report)
     assert not ParameterType.objects.filter(name="TESTLOAD_mode").exists()
+
+
+# --- Codes, PaNET ids, and every problem of a file at once ------------------------------------------
+
+
+def test_every_bad_code_of_a_file_is_reported_at_once(tmp_path):
+    """A technique code may have a '-' (a URL slug); parameter names and definition codes may not."""
+    path = write(
+        tmp_path,
+        "dashes.yaml",
+        """
+        technique: {code: TEST-LOAD, name: Dashes}
+        parameters:
+          - {name: TESTLOAD_ok, type: numeric}
+          - {name: TESTLOAD-bad, type: numeric}
+        definitions:
+          - {code: TESTLOAD-RAW, label: Raw, kind: raw}
+          - {code: TESTLOAD_FINE, label: Fine, kind: raw}
+          - {code: TESTLOAD-PROC, label: Processed, kind: processed}
+        """,
+    )
+    with pytest.raises(DefinitionFileError) as excinfo:
+        read_definition_file(path)
+    message = str(excinfo.value)
+    places = ["parameters/1/name", "definitions/0/code", "definitions/2/code"]  # in the file's order
+    assert message == "dashes.yaml: " + "; ".join(
+        f"at {place}: '{name}' does not match '^[A-Za-z][A-Za-z0-9_]*$' "
+        "(a name or definition code is a letter, then letters, digits and _ (no -))"
+        for place, name in zip(places, ["TESTLOAD-bad", "TESTLOAD-RAW", "TESTLOAD-PROC"], strict=True)
+    )
+    assert "\n" not in message
+
+
+def test_a_technique_code_may_have_a_dash(tmp_path):
+    path = write(tmp_path, "dash.yaml", "technique: {code: TEST-LOAD, name: Dash}\n")
+    assert read_definition_file(path)["technique"]["code"] == "TEST-LOAD"
+
+
+def test_every_unknown_name_of_a_file_is_reported_at_once(tmp_path):
+    write(tmp_path, "rules.yaml", RULES.replace("[TESTLOAD_wavelength]", "[TESTLOAD_wavelenght]"))
+    with pytest.raises(DefinitionFileError) as excinfo:
+        read_definitions(tmp_path)
+    assert str(excinfo.value) == (
+        "rules.yaml: at technique/views/columns/0: unknown parameter 'TESTLOAD_wavelenght'; "
+        "at definitions/0/requires/0: unknown parameter 'TESTLOAD_wavelenght'; "
+        "at definitions/0/views/tabs/0/fields/0: unknown parameter 'TESTLOAD_wavelenght'"
+    )
+
+
+@pytest.mark.parametrize(
+    "panet_id",
+    [
+        "PaNET09999",  # no such term
+        "PaNET2020074",  # "x-ray fluorescence" as a specifier of PaNET, not a technique
+        "panet01177",
+        "http://purl.org/pan-science/PaNET/PaNET01177",
+    ],
+)
+def test_an_unknown_panet_id_is_refused(tmp_path, panet_id):
+    path = write(tmp_path, "xrf.yaml", f"technique: {{code: TESTXRF, name: XRF, panet_id: '{panet_id}'}}\n")
+    with pytest.raises(DefinitionFileError) as excinfo:
+        read_definition_file(path)
+    assert str(excinfo.value) == (
+        f"xrf.yaml: at technique/panet_id: unknown PaNET id '{panet_id}': "
+        "not a technique in techniques/panet/panet_terms.csv"
+    )
+
+
+@pytest.mark.django_db
+def test_a_known_panet_id_loads_with_its_label(tmp_path):
+    write(tmp_path, "xrf.yaml", "technique: {code: TESTXRF, name: XRF, panet_id: PaNET01177}\n")
+    sync_definitions(tmp_path)
+    technique = Technique.objects.get(code="TESTXRF")
+    assert (technique.panet_id, technique.panet_label) == ("PaNET01177", "x-ray fluorescence")
+
+
+def test_the_panet_terms_are_shipped_with_their_licence():
+    terms = panet_terms()
+    assert len(terms) > 300 and all(re.fullmatch(r"PaNET0\d{4}", panet_id) for panet_id in terms)
+    assert terms["PaNET01177"] == "x-ray fluorescence"
+    assert terms["PaNET01138"] == "linear dichroism"  # what the README's XRF example named by mistake
+    with PANET_TERMS.open(encoding="utf-8", newline="") as file:
+        rows = list(csv.reader(file))
+    assert rows[0] == ["id", "label"] and len(rows) == len(terms) + 1  # no identifier twice
+    folder = PANET_TERMS.parent
+    assert "Attribution 4.0 International" in (folder / "LICENSE").read_text()
+    assert "ExPaNDS" in (folder / "README.md").read_text()
+
+
+def test_the_shipped_techniques_name_their_panet_terms():
+    """Checked by label against the PaNET list: each technique its own, most specific term."""
+    labels = {
+        document["technique"]["code"]: panet_label(document["technique"]["panet_id"])
+        for document in read_definitions()
+        if "technique" in document
+    }
+    assert labels == {
+        "EM": "electron microscopy",  # single particle cryo-EM: PaNET has nothing narrower
+        "ET": "tomography",  # cryo-electron tomography: no electron tomography term in PaNET
+        "MX": "macromolecular crystallography",
+        "SAXS": "small angle x-ray scattering",
+        "SSX": "serial synchrotron crystallography",
+        "TOMO": "x-ray tomography",
+    }
+
+
+def test_the_readme_example_names_x_ray_fluorescence():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    example = yaml.safe_load(textwrap.dedent(re.search(r"```yaml\n(.*?)```", readme, re.S).group(1)))
+    assert example["technique"]["code"] == "XRF"
+    assert panet_label(example["technique"]["panet_id"]) == "x-ray fluorescence"
+
+
+# --- migrate with a broken file ------------------------------------------------------------------
+
+
+def test_migrate_with_a_broken_file_prints_the_error_and_keeps_the_migrations(tmp_path):
+    """A process of its own, as an operator runs it: one line, exit status 1, no traceback."""
+    definitions = tmp_path / "definitions"
+    definitions.mkdir()
+    write(definitions, "bad.yaml", "parameters:\n  - {name: TESTLOAD_x, type: complex}\n")
+    (tmp_path / "broken_definitions_settings.py").write_text(
+        f"from config.settings import *  # noqa: F403\nTECHNIQUES_DEFINITIONS_DIR = {str(definitions)!r}\n"
+    )
+    base_dir = Path(__file__).resolve().parents[2]
+    database = tmp_path / "db.sqlite3"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "broken_definitions_settings",
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), str(base_dir)]),
+        "DATABASE_URL": f"sqlite:///{database}",
+        "CELERY_BROKER_URL": "",
+    }
+
+    def manage(*args):
+        return subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=base_dir, env=env, capture_output=True, text=True, timeout=300
+        )
+
+    expected = (
+        "CommandError: bad.yaml: at parameters/0/type: "
+        "'complex' is not one of ['numeric', 'string', 'datetime', 'boolean']\n"
+    )
+    migrate = manage("migrate", "--noinput")
+    assert (migrate.returncode, migrate.stderr) == (1, expected)
+    assert "Traceback" not in migrate.stdout + migrate.stderr
+    sync = manage("sync_techniques")
+    assert (sync.returncode, sync.stderr) == (1, expected)  # the same words
+    with sqlite3.connect(database) as connection:  # the migrations stayed, the vocabulary is empty
+        applied = {app for (app,) in connection.execute("SELECT DISTINCT app FROM django_migrations")}
+        (techniques,) = connection.execute("SELECT count(*) FROM techniques_technique").fetchone()
+    assert {"techniques", "catalogue", "auth"} <= applied and techniques == 0
+    assert "No migrations to apply." in manage("migrate", "--noinput").stdout

@@ -61,6 +61,23 @@ def test_lengths_convert_to_the_vocabulary_unit(sent, expected):
 
 
 @pytest.mark.parametrize(
+    ("sent", "expected"),
+    [
+        ({"value": 160, "unit": "1/nm"}, 16.0),
+        ({"value": "160", "unit": "1/nm"}, 16.0),
+        ({"value": 0.0625, "unit": "1/nm"}, 0.00625),
+        ({"value": 16.0, "unit": "1/angstrom"}, 16.0),
+    ],
+)
+def test_converted_values_are_stored_at_the_precision_they_were_sent_with(sent, expected):
+    """160 1/nm is 16.0 1/Å, not pint's 15.999999999999998 (units.convert)."""
+    vocabulary_entry("TEST_q", T.NUMERIC, "1/angstrom")
+    result = validate_parameters({"TEST_q": sent, "InstrumentMonochromator_energy": {"value": 12848, "unit": "eV"}})
+    assert result.errors == {}
+    assert result.values == {"TEST_q": expected, "InstrumentMonochromator_energy": 12.848}
+
+
+@pytest.mark.parametrize(
     "sent", ["12.5", " 12.5", "1.25e1", {"value": "12.5", "unit": "keV"}, {"value": "12500", "unit": "eV"}]
 )
 def test_numeric_strings_are_numbers(sent):
@@ -229,8 +246,8 @@ def test_required_and_other_techniques_parameters(definitions):
         ([("/raw", "TESTA_RAW")], None),
         ([], "0 inputs break rule: TESTA_PROC takes at least 1"),
         ([("/a", "TESTA_RAW"), ("/b", "TESTA_RAW")], "2 inputs break rule: TESTA_PROC takes at most 1"),
-        ([("/p", "TESTA_PROC")], "TESTA_PROC takes inputs of TESTA_RAW only; refused /p"),
-        ([("/n", None)], "TESTA_PROC takes inputs of TESTA_RAW only; refused /n"),
+        ([("/p", "TESTA_PROC")], "input /p breaks rule: TESTA_PROC takes inputs of TESTA_RAW only"),
+        ([("/n", None)], "input /n breaks rule: TESTA_PROC takes inputs of TESTA_RAW only"),
     ],
 )
 def test_inputs_and_their_number(definitions, inputs, error):

@@ -60,6 +60,17 @@ def test_detail_shows_parameters_and_definitions(client, technique):
         assert text in html
 
 
+def test_the_panet_term_is_shown_by_its_label(client, technique):
+    technique.panet_id = "PaNET01164"
+    technique.save()
+
+    detail = client.get(reverse("technique-detail", args=["TESTV"])).content.decode()
+    listing = client.get(reverse("technique-list")).content.decode()
+
+    assert "PaNET: macromolecular crystallography (PaNET01164)" in detail
+    assert "macromolecular crystallography" in listing
+
+
 def test_unknown_technique_is_404(client, db):
     assert client.get(reverse("technique-detail", args=["NO-SUCH"])).status_code == 404
 

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from catalogue.benchmarks import ITEMS, BenchmarkError, run
+from catalogue.bench.benchmarks import ITEMS, BenchmarkError, run
 
 
 class Command(BaseCommand):

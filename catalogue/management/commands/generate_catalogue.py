@@ -2,7 +2,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from catalogue.synthetic import SCALES, GeneratorError, generate
+from catalogue.bench.synthetic import SCALES, GeneratorError, generate
 
 
 class Command(BaseCommand):

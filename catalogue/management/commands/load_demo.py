@@ -2,12 +2,10 @@ import os
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.urls import reverse
 from django.utils import timezone
 
 from catalogue import demo
-
-SIGN_IN_URL = "http://127.0.0.1:8000/accounts/login/"
-NEW_KEY_URL = "http://127.0.0.1:8000/admin/catalogue/instrumentapikey/add/"
 
 
 class Command(BaseCommand):
@@ -30,8 +28,9 @@ class Command(BaseCommand):
             summary = ", ".join(f"{number} {outcome}" for outcome, number in outcomes.items() if number)
             self.stdout.write(f"  {kind:<24}{summary}")
 
+        portal = settings.PORTAL_URL  # where `make run` serves: http://127.0.0.1:$PORT
         password_text = "$DEMO_PASSWORD" if os.environ.get("DEMO_PASSWORD") else password
-        self.stdout.write(f"\nSign in at {SIGN_IN_URL}, password {password_text} for every account:")
+        self.stdout.write(f"\nSign in at {portal}{reverse('login')}, password {password_text} for every account:")
         for username, roles in demo.account_roles().items():
             self.stdout.write(f"  {username:<8}{'; '.join(roles)}")
         released = [session.proposal for session in demo.SESSIONS if session.release_date() <= timezone.now()]
@@ -42,8 +41,9 @@ class Command(BaseCommand):
             self.stdout.write(self.style.WARNING(f"  {report.api_key_secret}"))
             self.stdout.write("  Copy it now: it is stored hashed and will not be shown again. Use it as")
             self.stdout.write(
-                f"  curl -H 'Authorization: Api-Key {report.api_key_secret}' http://127.0.0.1:8000/api/v1/datasets/"
+                f"  curl -H 'Authorization: Api-Key {report.api_key_secret}' {portal}{reverse('api:dataset-list')}"
             )
         else:
             self.stdout.write("  It exists already and its secret was shown when it was created.")
-            self.stdout.write(f"  To get a new one, add a key as admin at {NEW_KEY_URL}")
+            new_key = reverse("admin:catalogue_instrumentapikey_add")
+            self.stdout.write(f"  To get a new one, add a key as admin at {portal}{new_key}")

@@ -11,8 +11,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from kombu.exceptions import OperationalError
 
+from catalogue.ingestion.registration import registrations_resend
 from catalogue.models import PendingRegistration
-from catalogue.services import registrations_resend
 
 
 class Command(BaseCommand):

@@ -16,10 +16,7 @@ from datetime import UTC, datetime, timedelta
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 
-from techniques.loading import sync_definitions
-from techniques.models import DatasetDefinition, ParameterType, Technique
-
-from .models import (
+from catalogue.models import (
     Datafile,
     Dataset,
     DatasetTally,
@@ -30,8 +27,10 @@ from .models import (
     ParameterValue,
     Sample,
 )
-from .services import default_release_date
-from .tallies import recount
+from catalogue.policy.services import default_release_date
+from catalogue.tallies import recount
+from techniques.loading import sync_definitions
+from techniques.models import DatasetDefinition, ParameterType, Technique
 
 BENCH_USER = "bench-user"  # a participant of many investigations (3,000 at the large scale)
 BENCH_ADMIN = "bench-admin"  # a facility admin

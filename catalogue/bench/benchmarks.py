@@ -35,13 +35,15 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from catalogue import locations
+from catalogue.ingestion.registration import datafiles_register
+from catalogue.models import Datafile, Dataset, DatasetTally, Investigation, ParameterValue
+from catalogue.people.services import api_key_create
+from catalogue.views import DATASETS_PER_PAGE
 from config import gunicorn as gunicorn_config
 from techniques.models import DatasetDefinition, ParameterType
 
-from . import locations, services
-from .models import Datafile, Dataset, DatasetTally, Investigation, ParameterValue
 from .synthetic import BENCH_ADMIN, BENCH_USER
-from .views import DATASETS_PER_PAGE
 
 REGISTRATION_FILES = 10_000  # rows registered per run of (2)
 SEARCH_URL = "/api/v1/datasets/?parameter=MX_resolution&parameter_max=1.5"
@@ -230,7 +232,7 @@ def _raw_page(investigation_id: int, page: int) -> None:
 
 
 def _registration(investigation: Investigation, repeat: int) -> Result:
-    """services.datafiles_register with a given file list, against a plain COPY of the same rows."""
+    """datafiles_register with a given file list, against a plain COPY of the same rows."""
     files = [
         {"path": f"scan/frame_{k:06d}.h5", "size": 4_000_000 + k, "checksum": f"{k:08x}", "modified": None}
         for k in range(REGISTRATION_FILES)
@@ -240,7 +242,7 @@ def _registration(investigation: Investigation, repeat: int) -> Result:
         service, copied = (_scratch_dataset(investigation) for _ in range(2))
         with CaptureQueriesContext(connection) as queries:
             started = time.perf_counter()
-            services.datafiles_register(dataset_id=service.pk, files=files)
+            datafiles_register(dataset_id=service.pk, files=files)
             service_time = time.perf_counter() - started
         started = time.perf_counter()
         _copy_files(copied.pk, files)
@@ -416,7 +418,7 @@ def _ingestion_title(clients: int) -> str:
 def _ingestion(url: str, data_root: Path, investigation: Investigation, clients: int, repeat: int) -> Result:
     """Datasets per second from the first POST until every dataset is complete: its files registered,
     with the dataset when its list is short (settings.INGESTION_INLINE_FILES), by the worker otherwise."""
-    key, secret = services.api_key_create(instrument=investigation.instrument, name="benchmark")
+    key, secret = api_key_create(instrument=investigation.instrument, name="benchmark")
     headers = {"Authorization": f"Api-Key {secret}"}
     parameters = _ingestion_parameters()
     times = []
