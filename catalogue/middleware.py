@@ -2,7 +2,7 @@
 
 A PostgreSQL restart or fail-over surfaces as django.db.OperationalError or InterfaceError (psycopg's
 connection failures). The request changed nothing then, and clients retry a 503
-(catalogue/client.py). The answer is built without the database: no template, no session.
+(catalogue/ingestion/client.py). The answer is built without the database: no template, no session.
 """
 
 import logging

@@ -8,7 +8,7 @@ from kombu.exceptions import OperationalError as BrokerOperationalError
 from catalogue.ingestion.registration import registration_run, registrations_resend
 from catalogue.policy.services import release_notices_send
 
-from . import usersync
+from .people import usersync
 
 # The database or the broker unreachable for a while (a restart, a fail-over): try again later.
 CONNECTION_ERRORS = (OperationalError, InterfaceError, BrokerOperationalError, ConnectionError)

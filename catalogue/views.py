@@ -13,7 +13,7 @@ from django_htmx.http import replace_url
 
 from catalogue.policy.services import investigation_release_date_change
 
-from . import beamline, selectors
+from . import selectors
 from .access import Actor, actor_for, can_change_release_date, is_beamline_staff
 from .filtersets import DatafileFilterSet, DatasetFilterSet, DatasetTableFilterSet, InvestigationFilterSet
 from .forms import ReleaseDateForm
@@ -31,6 +31,7 @@ from .portal import (
     search_choices,
     table_columns,
 )
+from .schedule import beamline
 
 INVESTIGATIONS_PER_PAGE = 25
 DATASETS_PER_PAGE = 50

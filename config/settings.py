@@ -76,7 +76,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "catalogue.identity.sign_in_context",
+                "catalogue.people.identity.sign_in_context",
             ],
         },
     },
@@ -223,7 +223,7 @@ INGESTION_MAX_BODY_MB = env.int("INGESTION_MAX_BODY_MB", default=64)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "catalogue.api.authentication.InstrumentKeyAuthentication",
-        "catalogue.identity.BearerTokenAuthentication",  # does nothing while OIDC is off
+        "catalogue.people.identity.BearerTokenAuthentication",  # does nothing while OIDC is off
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
@@ -253,7 +253,7 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
-# --- Sign-in with OpenID Connect (mozilla-django-oidc; catalogue/identity.py) ---------------
+# --- Sign-in with OpenID Connect (mozilla-django-oidc; catalogue/people/identity.py) ---------------
 # Off while OIDC_RP_CLIENT_ID is unset: local accounts only. When on, local accounts still sign in
 # (service accounts, development). The provider's endpoints come from its discovery document,
 # read once at start (OIDC_OP_ISSUER), or one by one (OIDC_OP_*_ENDPOINT, which win).
@@ -264,8 +264,8 @@ OIDC_ADMIN_GROUPS = env.list("OIDC_ADMIN_GROUPS", default=[])
 OIDC_STAFF_GROUPS = env.list("OIDC_STAFF_GROUPS", default=[])
 OIDC_SCIENTIST_GROUP_PREFIX = env.str("OIDC_SCIENTIST_GROUP_PREFIX", default="instrument-scientist:")
 # /oidc/ is always routed; its sign-in view answers 404 while OIDC is off.
-OIDC_AUTHENTICATE_CLASS = "catalogue.identity.ProviderSignInView"
-OIDC_OP_LOGOUT_URL_METHOD = "catalogue.identity.provider_logout_url"
+OIDC_AUTHENTICATE_CLASS = "catalogue.people.identity.ProviderSignInView"
+OIDC_OP_LOGOUT_URL_METHOD = "catalogue.people.identity.provider_logout_url"
 
 
 def _discover(issuer: str) -> dict:
@@ -279,7 +279,7 @@ if OIDC_RP_CLIENT_ID:
     _provider = _discover(env.str("OIDC_OP_ISSUER", default=""))
     AUTHENTICATION_BACKENDS = [
         "catalogue.security.SignInLockoutBackend",  # first: a locked-out client reaches no other backend
-        "catalogue.identity.ProviderBackend",
+        "catalogue.people.identity.ProviderBackend",
         "django.contrib.auth.backends.ModelBackend",
     ]
     OIDC_RP_CLIENT_SECRET = env.str("OIDC_RP_CLIENT_SECRET")

@@ -6,7 +6,7 @@ from mozilla_django_oidc.views import OIDCLogoutView
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
-    # Signs out; a session from the OpenID provider is also ended there (catalogue.identity).
+    # Signs out; a session from the OpenID provider is also ended there (catalogue.people.identity).
     path("accounts/logout/", OIDCLogoutView.as_view(), name="logout"),
     # Sign-in with OpenID Connect; always routed, so that tests can switch it on with settings.
     path("oidc/", include("mozilla_django_oidc.urls")),

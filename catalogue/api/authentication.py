@@ -22,7 +22,7 @@ class InstrumentKeyAuthentication(authentication.BaseAuthentication):
         client = security.client_ip(request._request)
         if wait := security.api_key_wait(client):
             raise exceptions.Throttled(wait=wait, detail="Too many failed API keys from this address.")
-        if len(header) != 2:
+        if len(header) != 2 or "\x00" in header[1]:  # PostgreSQL refuses NUL: a malformed key
             security.api_key_failed(client)
             raise exceptions.AuthenticationFailed("Give the key as 'Authorization: Api-Key <key>'.")
         key = api_key_authenticate(secret=header[1])

@@ -1,4 +1,4 @@
-"""The beamline client (catalogue.client) and `manage.py store_dataset`, over real HTTP."""
+"""The beamline client (catalogue.ingestion.client) and `manage.py store_dataset`, over real HTTP."""
 
 from io import StringIO
 
@@ -6,7 +6,7 @@ import pytest
 import requests
 from django.core.management import CommandError, call_command
 
-from catalogue.client import CatalogueError, datasets_url, store_dataset
+from catalogue.ingestion.client import CatalogueError, datasets_url, store_dataset
 from catalogue.management.commands.store_dataset import parse_file, parse_param
 from catalogue.models import Datafile, Dataset
 

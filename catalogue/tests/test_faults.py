@@ -18,7 +18,7 @@ from collections import Counter
 import psycopg
 import pytest
 
-from catalogue.client import store_dataset
+from catalogue.ingestion.client import store_dataset
 
 from .processes import BASE_DIR, Postgres, Redis, app_env, read_log, start_server, start_worker, wait_for
 

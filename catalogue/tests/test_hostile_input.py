@@ -398,3 +398,9 @@ def test_the_beamline_page_takes_any_month(world, instrument, staff, month):
     make_investigation(instrument, "MX-9", "v9")
     response = user_client(staff).get(f"/beamlines/{instrument.name}/?month={month}")
     assert response.status_code in (200, 400, 404)
+
+
+def test_an_api_key_with_a_nul_is_refused_as_malformed(world, api_client):
+    response = api_client.get("/api/v1/datasets/", HTTP_AUTHORIZATION="Api-Key ab\x00c.d")
+    assert response.status_code == 401
+    assert response.json()["detail"] == "Give the key as 'Authorization: Api-Key <key>'."

@@ -15,7 +15,7 @@ from catalogue import locations
 from catalogue.ingestion.registration import datafiles_register
 from catalogue.ingestion.services import IngestionError, dataset_store
 from catalogue.models import Datafile, Dataset, Investigation
-from catalogue.usersync import sync
+from catalogue.people.usersync import sync
 from techniques.models import DatasetDefinition
 
 from .conftest import (

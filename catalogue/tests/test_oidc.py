@@ -23,8 +23,8 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.test import RequestFactory
 from playwright.sync_api import expect
 
-from catalogue.identity import provider_logout_url, user_update_from_claims
 from catalogue.models import AuditEntry, InstrumentScientist, UserProfile
+from catalogue.people.identity import provider_logout_url, user_update_from_claims
 
 CLIENT_ID, CLIENT_SECRET = "portal", "portal-secret"
 PROVIDER_START_TIMEOUT = 20  # seconds
@@ -210,7 +210,7 @@ def oidc(settings, role_groups, oidc_provider) -> Provider:
     configuration = oidc_provider.configuration
     settings.AUTHENTICATION_BACKENDS = [
         "catalogue.security.SignInLockoutBackend",
-        "catalogue.identity.ProviderBackend",
+        "catalogue.people.identity.ProviderBackend",
         "django.contrib.auth.backends.ModelBackend",
     ]
     settings.OIDC_RP_CLIENT_ID = CLIENT_ID
@@ -260,7 +260,7 @@ def test_settings_come_from_the_environment_and_the_discovery_document(oidc_prov
     assert json.loads(output.stdout) == [
         [
             "catalogue.security.SignInLockoutBackend",
-            "catalogue.identity.ProviderBackend",
+            "catalogue.people.identity.ProviderBackend",
             "django.contrib.auth.backends.ModelBackend",
         ],
         configuration["authorization_endpoint"],

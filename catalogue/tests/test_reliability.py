@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from catalogue import tasks
-from catalogue.client import CatalogueError, store_dataset
+from catalogue.ingestion.client import CatalogueError, store_dataset
 from catalogue.ingestion.services import dataset_store
 from catalogue.models import Datafile, Dataset, PendingRegistration
 

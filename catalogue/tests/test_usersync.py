@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from catalogue import tasks
 from catalogue.models import AuditEntry, Instrument, Investigation, InvestigationUser, Sample, UserProfile
+from catalogue.people.usersync import sync, sync_file
 from catalogue.policy.services import default_release_date, investigation_release_date_change
-from catalogue.usersync import sync, sync_file
 
 from .conftest import make_dataset
 

@@ -1,4 +1,4 @@
-"""Store a dataset through a catalogue's API, as a beamline script would (see catalogue.client).
+"""Store a dataset through a catalogue's API, as a beamline script would (see catalogue.ingestion.client).
 
     manage.py store_dataset --url https://data.example.org --key "$CATALOGUE_API_KEY" \\
         --proposal MX-2485 --visit 1 --sample lysozyme --name "scan 1" \\
@@ -13,7 +13,7 @@ import re
 
 from django.core.management.base import BaseCommand, CommandError
 
-from catalogue.client import CatalogueError, store_dataset
+from catalogue.ingestion.client import CatalogueError, store_dataset
 
 # NAME=VALUE or NAME=VALUE[UNIT]; the catalogue checks the value against the vocabulary.
 PARAM = re.compile(r"^(?P<name>[A-Za-z][A-Za-z0-9_]*)=(?P<value>.*?)(?:\[(?P<unit>[^\[\]]*)\])?$", re.S)

@@ -9,7 +9,7 @@ import json
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from catalogue.usersync import SyncError, sync_file
+from catalogue.people.usersync import SyncError, sync_file
 
 
 class Command(BaseCommand):

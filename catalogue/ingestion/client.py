@@ -2,7 +2,7 @@
 
 It needs only `requests` (no Django)::
 
-    from catalogue.client import CatalogueError, store_dataset
+    from catalogue.ingestion.client import CatalogueError, store_dataset
 
     try:
         dataset = store_dataset(

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core import signing
 from django.utils import timezone
 
-from .models import Instrument, Investigation
+from catalogue.models import Instrument, Investigation
 
 FEED_SALT = "catalogue.beamline-calendar"
 LIST_LENGTH = 20  # sessions in the upcoming and past lists

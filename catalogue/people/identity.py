@@ -23,9 +23,8 @@ from mozilla_django_oidc.contrib.drf import OIDCAuthentication, get_oidc_backend
 from mozilla_django_oidc.views import OIDCAuthenticationRequestView
 from rest_framework import exceptions
 
+from catalogue.models import Instrument, UserProfile
 from catalogue.people.services import audit_record, instrument_scientist_add, instrument_scientist_remove
-
-from .models import Instrument, UserProfile
 
 logger = logging.getLogger(__name__)
 

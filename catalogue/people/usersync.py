@@ -18,11 +18,10 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from catalogue import locations
+from catalogue.models import Instrument, Investigation, InvestigationUser, Sample, UserProfile
 from catalogue.people.services import investigation_user_add, investigation_user_remove
 from catalogue.policy.services import default_release_date, investigation_release_date_change
-
-from . import locations
-from .models import Instrument, Investigation, InvestigationUser, Sample, UserProfile
 
 USER_FIELDS = ("email", "first_name", "last_name")
 CSV_COLUMNS = ("proposal", "title", "visit_id", "instrument", "start", "end", "username", "role")
