@@ -10,23 +10,16 @@ never with a number."""
 import gc
 import math
 import os
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import quote
 
 import requests
-from celery import current_app
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
@@ -43,6 +36,7 @@ from catalogue.views import DATASETS_PER_PAGE
 from config import gunicorn as gunicorn_config
 from techniques.models import DatasetDefinition, ParameterType
 
+from .servers import SERVER_START_TIMEOUT, BenchmarkError, servers
 from .synthetic import BENCH_ADMIN, BENCH_USER
 
 REGISTRATION_FILES = 10_000  # rows registered per run of (2)
@@ -56,12 +50,7 @@ INGESTION_DATASETS = 16  # stored per run of (1), shared out among the clients
 INGESTION_PARAMETERS = 60
 INGESTION_FILES = 100
 INGESTION_DEFINITION = "MX_OSCILLATION"
-SERVER_START_TIMEOUT = 30  # seconds
 GUNICORN_WORKERS = gunicorn_config.workers  # the servers run with the production settings
-
-
-class BenchmarkError(Exception):
-    """A page answered with an error, or the catalogue lacks what the benchmark needs."""
 
 
 @dataclass
@@ -144,7 +133,7 @@ def run(*, repeat: int, only: tuple[str, ...] = ITEMS) -> dict:
             f"Dataset page, {big.file_count:,} files", "<= 100 ms", _get(clients[admin], big.get_absolute_url()), repeat
         )
     if "1" in only or "7" in only:
-        with _servers() as (url, worker):
+        with servers() as (url, worker):
             for count in INGESTION_CLIENTS if "1" in only else ():
                 key = f"1_ingestion_api_{count}_client{'s' if count > 1 else ''}"
                 if worker:
@@ -334,75 +323,6 @@ def _api_get(session: requests.Session, url: str) -> None:
     response = session.get(f"{url}/api/v1/datasets/", timeout=60)
     if response.status_code != 200:
         raise BenchmarkError(f"GET /api/v1/datasets/ through gunicorn answered {response.status_code}")
-
-
-@contextmanager
-def _servers():
-    """gunicorn on a free loopback port and, with a broker, a Celery worker, both on this database
-    and with the production settings (config/gunicorn.py; the worker's pool and concurrency in
-    config/settings.py).
-
-    Yields gunicorn's URL and, when a worker runs, the scratch data root for the locations of (1).
-    """
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    gunicorn = [sys.executable, "-m", "gunicorn", "-c", "python:config.gunicorn", "config.wsgi"]
-    gunicorn += ["-b", f"127.0.0.1:{port}"]
-    name = f"benchmark-{uuid.uuid4().hex[:8]}@localhost"
-    worker = [sys.executable, "-m", "celery", "-A", "config", "worker", "-n", name]
-    worker += ["--without-heartbeat", "--without-mingle", "--without-gossip", "--loglevel=WARNING"]
-    with tempfile.TemporaryDirectory() as data_root:
-        env = {"DATA_ROOTS": data_root, "DATA_FOLDER_PATTERN": settings.DATA_FOLDER_PATTERN}
-        with _process(gunicorn, env, lambda: _answers(url)):
-            if settings.CELERY_TASK_ALWAYS_EAGER:  # no broker: the tasks would run in gunicorn
-                yield url, None
-                return
-            with _process(worker, env, lambda: current_app.control.ping(destination=[name], timeout=0.5)):
-                yield url, data_root
-
-
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(f"{url}/api/v1/", timeout=5).status_code == 200
-    except requests.RequestException:  # not listening yet, or still booting
-        return False
-
-
-@contextmanager
-def _process(command: list[str], env: dict, ready: Callable[[], bool]):
-    """A server process on this database, started and waited for; stopped on the way out."""
-    env = {**os.environ, **env, "DJANGO_SETTINGS_MODULE": "config.settings", "DATABASE_URL": _database_url()}
-    with tempfile.TemporaryDirectory() as directory:
-        log_path = Path(directory) / "server.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                command, cwd=settings.BASE_DIR, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log
-            )
-        try:
-            deadline = time.monotonic() + SERVER_START_TIMEOUT
-            while not ready():
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise BenchmarkError(f"{' '.join(command)} did not start:\n{log_path.read_text()[-5000:]}")
-                time.sleep(0.2)
-            yield process
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=SERVER_START_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _database_url() -> str:
-    """The database this process uses (the test database under pytest), as DATABASE_URL."""
-    db = connection.settings_dict
-    user, password = quote(db["USER"] or "", safe=""), quote(db["PASSWORD"] or "", safe="")
-    credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
-    port = f":{db['PORT']}" if db["PORT"] else ""
-    return f"postgres://{credentials}{quote(db['HOST'] or '', safe='')}{port}/{quote(db['NAME'], safe='')}"
 
 
 # --- Ingestion through the API, with the worker ---------------------------------------------------
