@@ -1,6 +1,8 @@
 from django.urls import path
 
-from . import views
+from .policy import views as policy_views
+from .portal import views
+from .schedule import views as schedule_views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -14,7 +16,11 @@ urlpatterns = [
     path("samples/<int:pk>/", views.sample_detail, name="sample-detail"),
     path("search/", views.search, name="search"),
     path("embargoed/", views.embargoed_list, name="embargoed-list"),
-    path("beamlines/<str:name>/", views.beamline_detail, name="beamline-detail"),
-    path("beamlines/<str:name>/calendar.ics", views.beamline_calendar, name="beamline-calendar"),
-    path("investigations/<int:pk>/release-date/", views.investigation_release_date, name="investigation-release-date"),
+    path("beamlines/<str:name>/", schedule_views.beamline_detail, name="beamline-detail"),
+    path("beamlines/<str:name>/calendar.ics", schedule_views.beamline_calendar, name="beamline-calendar"),
+    path(
+        "investigations/<int:pk>/release-date/",
+        policy_views.investigation_release_date,
+        name="investigation-release-date",
+    ),
 ]

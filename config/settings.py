@@ -85,7 +85,7 @@ TEMPLATES = [
         "BACKEND": "django.template.backends.jinja2.Jinja2",
         "DIRS": [BASE_DIR / "templates" / "jinja2"],
         "APP_DIRS": False,
-        "OPTIONS": {"environment": "catalogue.jinja.environment"},
+        "OPTIONS": {"environment": "catalogue.portal.jinja.environment"},
     },
 ]
 

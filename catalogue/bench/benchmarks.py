@@ -32,7 +32,7 @@ from catalogue import locations
 from catalogue.ingestion.registration import datafiles_register
 from catalogue.models import Datafile, Dataset, DatasetTally, Investigation, ParameterValue
 from catalogue.people.services import api_key_create
-from catalogue.views import DATASETS_PER_PAGE
+from catalogue.portal.views import DATASETS_PER_PAGE
 from config import gunicorn as gunicorn_config
 from techniques.models import DatasetDefinition, ParameterType
 

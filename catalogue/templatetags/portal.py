@@ -26,7 +26,7 @@ def facility_name() -> str:
 def dataset_table(context, datasets, show_sample: bool = True, empty_message: str = "No datasets.") -> str:
     """{% dataset_table page_obj show_sample=True empty_message="..." %}: the portal's dataset table,
     rendered by Jinja2 (templates/jinja2/catalogue/_dataset_table.html) with the page's technique
-    columns (catalogue.portal.table_columns) and user."""
+    columns (catalogue.portal.pages.table_columns) and user."""
     table = get_template("catalogue/_dataset_table.html", using="jinja2")
     values = {"columns": context.get("columns", []), "user": context.get("user")}
     return mark_safe(  # Jinja2 has escaped every value

@@ -7,7 +7,7 @@ import io
 import pytest
 from django.urls import reverse
 
-from catalogue.portal import _files_matching
+from catalogue.portal.pages import _files_matching
 from techniques.models import DatasetDefinition
 
 from .conftest import make_dataset

@@ -13,9 +13,9 @@ from django.utils import timezone
 from catalogue.api.serializers import DatasetSerializer
 from catalogue.models import Dataset
 from catalogue.pagination import DeferredJoinPaginator
+from catalogue.portal.views import DATASETS_PER_PAGE
 from catalogue.routes import pk_url
 from catalogue.tallies import recount
-from catalogue.views import DATASETS_PER_PAGE
 
 from .conftest import DATASETS_URL, make_dataset, make_investigation, make_sample
 

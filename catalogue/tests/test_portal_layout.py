@@ -18,7 +18,7 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from catalogue.models import Dataset, Investigation
-from catalogue.portal import ROW_THUMBNAILS
+from catalogue.portal.pages import ROW_THUMBNAILS
 
 # settings.DATA_FOLDER_PATTERN's default, the layout of the seeds' facility.
 DEFAULT_FOLDER_PATTERN = "{root}/visitor/{proposal}/{instrument}/{start:%Y%m%d}"

@@ -10,10 +10,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from catalogue.schedule import beamline
 from catalogue.models import AuditEntry, InstrumentApiKey, InstrumentScientist, Investigation, InvestigationUser
 from catalogue.people.services import api_key_create, api_key_revoke, audit_record
 from catalogue.policy.services import investigation_release_date_change
+from catalogue.schedule import beamline
 
 from .conftest import make_investigation, make_user
 

@@ -1,26 +1,21 @@
 """Portal pages. Thin: selectors (already access-filtered) -> FilterSet -> Paginator -> template."""
 
-from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponse, HttpResponseBadRequest
-from django.shortcuts import redirect, render
+from django.http import FileResponse, Http404, HttpResponseBadRequest
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django_htmx.http import replace_url
 
-from catalogue.policy.services import investigation_release_date_change
+from catalogue import selectors
+from catalogue.access import actor_for, is_beamline_staff
+from catalogue.filtersets import DatafileFilterSet, DatasetFilterSet, DatasetTableFilterSet, InvestigationFilterSet
+from catalogue.locations import PathRefused, open_dataset_file
+from catalogue.models import Investigation
+from catalogue.pagination import CappedPaginator, DeferredJoinPaginator, KnownCountPaginator
 
-from . import selectors
-from .access import Actor, actor_for, can_change_release_date, is_beamline_staff
-from .filtersets import DatafileFilterSet, DatasetFilterSet, DatasetTableFilterSet, InvestigationFilterSet
-from .forms import ReleaseDateForm
-from .locations import PathRefused, open_dataset_file
-from .models import Investigation
-from .pagination import CappedPaginator, DeferredJoinPaginator, KnownCountPaginator
-from .portal import (
+from .pages import (
     dataset_page,
     dataset_summary,
     facet_sidebar,
@@ -31,7 +26,6 @@ from .portal import (
     search_choices,
     table_columns,
 )
-from .schedule import beamline
 
 INVESTIGATIONS_PER_PAGE = 25
 DATASETS_PER_PAGE = 50
@@ -270,77 +264,5 @@ def embargoed_list(request):
             "filterset": filterset,
             "page_obj": _page(request, filterset.qs, INVESTIGATIONS_PER_PAGE),
             "beamlines": selectors.beamline_list(actor),
-        },
-    )
-
-
-def _beamline_get(actor: Actor, name: str):
-    if "\x00" in name:  # not a name, and PostgreSQL cannot compare it
-        raise Http404("No beamline found.")
-    return selectors.beamline_get(actor, name)
-
-
-@login_required
-def beamline_detail(request, name: str):
-    actor = actor_for(request)
-    instrument = _beamline_get(actor, name)
-    year, month = beamline.parse_month(request.GET.get("month"))
-    feed_url = reverse("beamline-calendar", args=[name]) + "?token=" + beamline.feed_token(request.user, instrument)
-    context = beamline.schedule(selectors.beamline_sessions(actor, instrument), year, month)
-    return render(
-        request,
-        "catalogue/beamline_detail.html",
-        context | {"instrument": instrument, "feed_url": request.build_absolute_uri(feed_url)},
-    )
-
-
-def beamline_calendar(request, name: str):
-    """The iCalendar feed: for a signed-in person, or a calendar app holding a signed subscription URL."""
-    token = request.GET.get("token")
-    if token is None:
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        actor = actor_for(request)
-    else:
-        signed = beamline.feed_token_load(token)
-        user = get_user_model().objects.filter(pk=signed[0], is_active=True).first() if signed else None
-        actor = Actor(user=user)
-    instrument = _beamline_get(actor, name)
-    if token is not None and instrument.pk != signed[1]:
-        raise Http404("No beamline found.")
-    feed = beamline.ical_feed(
-        instrument,
-        selectors.beamline_sessions(actor, instrument),
-        host=request.get_host().split(":")[0],
-        url_for=lambda investigation: request.build_absolute_uri(investigation.get_absolute_url()),
-    )
-    response = HttpResponse(feed, content_type="text/calendar; charset=utf-8")
-    response["Content-Disposition"] = f'inline; filename="{instrument.name}.ics"'
-    return response
-
-
-@login_required
-def investigation_release_date(request, pk: int):
-    actor = actor_for(request)
-    if not can_change_release_date(actor):
-        raise Http404("No investigation found.")
-    investigation = selectors.investigation_get(actor, pk)
-    form = ReleaseDateForm(request.POST or None, initial={"release_date": investigation.release_date})
-    if form.is_valid():
-        investigation_release_date_change(
-            investigation=investigation,
-            release_date=form.cleaned_data["release_date"],
-            actor=request.user,
-            reason=form.cleaned_data["reason"],
-        )
-        messages.success(request, "Release date changed; the change is in the audit log.")
-        return redirect(investigation)
-    return render(
-        request,
-        "catalogue/release_date_form.html",
-        {
-            "investigation": investigation,
-            "form": form,
-            "history": selectors.release_date_history(investigation),
         },
     )

@@ -12,11 +12,18 @@ from functools import reduce
 from django.db.models import Case, Q, QuerySet, Value, When
 from django.http import QueryDict
 
+from catalogue.models import (
+    WEB_IMAGE,
+    WEB_IMAGE_EXTENSIONS,
+    Datafile,
+    Dataset,
+    Instrument,
+    Investigation,
+    InvestigationUser,
+)
 from techniques.loading import result_cell
 from techniques.models import ParameterType, Technique
 from techniques.units import unit_symbol
-
-from .models import WEB_IMAGE, WEB_IMAGE_EXTENSIONS, Datafile, Dataset, Instrument, Investigation, InvestigationUser
 
 # Images shown per dataset page: a gallery is a preview, not a file browser.
 GALLERY_LIMIT = 24
