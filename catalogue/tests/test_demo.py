@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import textwrap
 from io import StringIO
 from pathlib import Path
 
@@ -272,6 +273,106 @@ def test_the_addresses_printed_follow_the_portal_url(load_demo, settings):
     assert "' http://127.0.0.1:8123/api/v1/datasets/" in first_output
     assert "at http://127.0.0.1:8123/admin/catalogue/instrumentapikey/add/" in second_output
     assert ":8000" not in first_output + second_output
+
+
+NEW_SESSION = """
+    proposal: SC-9999
+    visit_id: bm29-20240110
+    instrument: BM29
+    title: A session added as a data file
+    summary: Two datasets and their files, with no Python change.
+    start: "2024-01-10 09:00"
+    end: "2024-01-11 09:00"
+    release: "2024-06-01 09:00"
+    members: [{user: bob, role: local_contact}]
+    samples: [{name: lysozyme, description: Hen egg-white lysozyme, parameters: {Sample_protein_acronym: LYS}}]
+    datasets:
+      - name: lysozyme_05
+        folder: RAW_DATA/lysozyme/lysozyme_05
+        sample: lysozyme
+        definition: SAXS_ACQUISITION
+        start: "2024-01-10 10:00:00"
+        end: "2024-01-10 10:00:25"
+        parameters: {SAXS_sample_type: sample, SAXS_concentration: 5.0, SAXS_temperature: {value: 10.0, unit: degC}}
+        files:
+          - {path: lysozyme_05.h5, make: placeholder, kind: HDF5 (Bliss dataset), name: lysozyme_05}
+          - each: {frame: {start: 0, step: 1, count: 3}}
+            path: scan0001/frame_${frame:04d}.h5
+            make: placeholder
+            kind: HDF5 (frame ${number})
+            name: lysozyme_05
+      - name: lysozyme_05 integrate
+        folder: PROCESSED_DATA/lysozyme/lysozyme_05/integrate
+        sample: lysozyme
+        kind: processed
+        definition: SAXS_INTEGRATION
+        inputs: [RAW_DATA/lysozyme/lysozyme_05]
+        start: "2024-01-10 10:00:30"
+        end: "2024-01-10 10:00:41"
+        parameters: {SAXS_frames_averaged: 3}
+        files:
+          - path: gallery/lysozyme_05_Scattering.png
+            make: plot
+            curve: {shape: spheres, i0: 50.0, rg: 1.5, background: 0.02, q_step: 0.05, q_count: 100}
+            view: log10
+          - {path: gallery/lysozyme_05_Kratky.png, make: plot, points: [[0.1, 1.0], [0.2, 2.5], [0.3, 1.5]]}
+"""
+
+
+def test_a_new_session_file_is_loaded_with_no_python_change(load_demo, demo_root, settings, tmp_path):
+    """A session is a data file: dropped into the sessions folder (settings.DEMO_SESSIONS_DIR), it loads."""
+    sessions = tmp_path / "sessions"
+    sessions.mkdir()
+    (sessions / "sc-9999.yaml").write_text(textwrap.dedent(NEW_SESSION))
+    settings.DEMO_SESSIONS_DIR = sessions
+
+    output = load_demo()
+
+    investigation = Investigation.objects.get()
+    assert (investigation.name, investigation.instrument.name) == ("SC-9999", "BM29")
+    assert investigation.start_date == demo.at("2024-01-10 09:00")
+    assert list(investigation.members.values_list("user__username", "role")) == [("bob", "local_contact")]
+    acquisition, integration = investigation.datasets.order_by("start_date")
+    assert acquisition.parameters["SAXS_temperature"] == pytest.approx(283.15)  # sent in degC
+    assert list(integration.inputs.all()) == [acquisition] and integration.kind == Dataset.Kind.PROCESSED
+    assert sorted(acquisition.datafiles.values_list("path", flat=True)) == [
+        "lysozyme_05.h5",
+        "scan0001/frame_0000.h5",
+        "scan0001/frame_0001.h5",
+        "scan0001/frame_0002.h5",
+    ]
+    frame = Path(acquisition.location) / "scan0001" / "frame_0002.h5"
+    assert frame.read_text() == "demo placeholder for a HDF5 (frame 3) file: lysozyme_05\n"
+    png = Path(integration.location) / "gallery" / "lysozyme_05_Kratky.png"
+    assert png.read_bytes().startswith(b"\x89PNG") and integration.file_count == 2
+    assert "2 created" in output and "bob     local contact of SC-9999 (BM29)" in output
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        (("make: placeholder", "make: hologram"), "datasets[0].files[0].make: unknown file maker 'hologram'"),
+        (("title: A session added as a data file\n", ""), "title: missing"),
+        (("    definition: SAXS_ACQUISITION\n", ""), "datasets[0].definition: missing"),
+        (("kind: HDF5 (Bliss dataset), ", ""), "datasets[0].files[0].kind: missing"),
+        (("view: log10", "view: sideways"), "datasets[1].files[0].view.name: unknown view 'sideways'"),
+        (("frame_${frame:04d}", "frame_${frames:04d}"), "datasets[0].files[1]: unknown variable"),
+    ],
+)
+def test_a_broken_session_file_is_refused_naming_the_file_and_the_field(demo_root, settings, tmp_path, change, error):
+    sessions = tmp_path / "sessions"
+    sessions.mkdir()
+    text = textwrap.dedent(NEW_SESSION)
+    assert change[0] in text
+    (sessions / "broken.yaml").write_text(text.replace(change[0], change[1], 1))
+    settings.DEMO_SESSIONS_DIR = sessions
+
+    with pytest.raises(demo.DemoError) as refused:
+        demo.load_demo(password="demo")
+
+    assert str(refused.value).startswith(f"broken.yaml: {error}")
+    assert not get_user_model().objects.exists() and not Investigation.objects.exists()
+    assert not demo_root.exists()  # checked before anything is written
 
 
 @pytest.mark.parametrize(

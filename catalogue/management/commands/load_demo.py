@@ -33,7 +33,7 @@ class Command(BaseCommand):
         self.stdout.write(f"\nSign in at {portal}{reverse('login')}, password {password_text} for every account:")
         for username, roles in demo.account_roles().items():
             self.stdout.write(f"  {username:<8}{'; '.join(roles)}")
-        released = [session.proposal for session in demo.SESSIONS if session.release_date() <= timezone.now()]
+        released = [session.proposal for session in demo.sessions() if session.release_date() <= timezone.now()]
         self.stdout.write(f"  Visitors who do not sign in see the released sessions only: {', '.join(released)}.")
 
         self.stdout.write(f"\nAPI key of {demo.API_KEY_INSTRUMENT} ({demo.API_KEY_NAME}):")
