@@ -10,7 +10,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from catalogue.bench.synthetic import BENCH_USER, SCALES
+from catalogue.bench.scales import SCALES
+from catalogue.bench.synthetic import BENCH_USER
 from catalogue.models import Datafile, Dataset, InvestigationUser
 
 from .conftest import live_counts, tally_counts

@@ -2,7 +2,8 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from catalogue.bench.synthetic import SCALES, GeneratorError, generate
+from catalogue.bench.scales import SCALES, GeneratorError
+from catalogue.bench.synthetic import generate
 
 
 class Command(BaseCommand):
