@@ -9,10 +9,9 @@ from django.test import Client
 from catalogue.models import Dataset, PendingRegistration
 
 from .conftest import DATASETS_URL, counts, make_dataset, make_investigation, user_client
+from .test_api import body
 
 pytestmark = pytest.mark.django_db
-
-JSON = "application/json"
 
 
 @pytest.fixture
@@ -20,19 +19,7 @@ def world(investigation, released_investigation, vocabulary, raw_definition, pro
     return investigation
 
 
-def body(data_root, **fields) -> dict:
-    """A valid storeDataset body for MX-1/v1."""
-    values = {
-        "proposal": "MX-1",
-        "visit_id": "v1",
-        "sample": "lysozyme",
-        "name": "scan 1",
-        "location": str(data_root / "scan1"),
-        "definition": "TEST_raw",
-        "parameters": {"TEST_energy": {"value": 12848, "unit": "eV"}, "TEST_detector": "EIGER2"},
-    }
-    values.update(fields)
-    return values
+JSON = "application/json"
 
 
 def post(client, data, **extra):
