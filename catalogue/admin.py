@@ -22,6 +22,7 @@ from .models import (
     DataCollection,
     Datafile,
     Dataset,
+    DownloadRecord,
     Instrument,
     InstrumentApiKey,
     InstrumentScientist,
@@ -321,6 +322,27 @@ class AuditEntryAdmin(admin.ModelAdmin):
     search_fields = ["summary", "reason", "target_id", "actor__username"]
     date_hierarchy = "time"
     list_select_related = ["actor"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(DownloadRecord)
+class DownloadRecordAdmin(admin.ModelAdmin):
+    """The downloads, for the facility's statistics. Read-only: written by the downloads only."""
+
+    list_display = ["time", "kind", "user", "dataset_id", "datafile_id", "bytes"]
+    list_filter = ["kind", "time"]
+    search_fields = ["user__username"]
+    date_hierarchy = "time"
+    list_select_related = ["user"]
+    show_full_result_count = False
 
     def has_add_permission(self, request):
         return False

@@ -303,6 +303,30 @@ class DataCollection(models.Model):
         return self.name
 
 
+class DownloadRecord(models.Model):
+    """One download, for the facility's statistics: when, what, how many bytes, and who when signed
+    in (anonymous downloads of open data are counted without any personal data: no address, no agent).
+    Plain ids, not foreign keys: a record outlives its dataset, and deleting files writes no records."""
+
+    class Kind(models.TextChoices):
+        FILE = "file"
+
+    time = models.DateTimeField(auto_now_add=True, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.FILE)
+    dataset_id = models.PositiveBigIntegerField()
+    datafile_id = models.PositiveBigIntegerField(null=True, blank=True)
+    bytes = models.PositiveBigIntegerField(help_text="Bytes sent: the file's size, or the range's length (206)")
+
+    class Meta:
+        ordering = ["-time", "-id"]
+
+    def __str__(self):
+        return f"{self.time:%Y-%m-%d %H:%M} {self.kind} of dataset {self.dataset_id} ({self.bytes} bytes)"
+
+
 class InstrumentApiKey(models.Model):
     """A key an instrument's acquisition software or pipeline uses to write to the catalogue.
 

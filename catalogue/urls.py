@@ -3,6 +3,7 @@ from django.urls import path
 from .policy import views as policy_views
 from .portal import views
 from .schedule import views as schedule_views
+from .storage import downloads
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -13,6 +14,7 @@ urlpatterns = [
     path("datasets/<int:pk>/", views.dataset_detail, name="dataset-detail"),
     path("datasets/<int:pk>/images/<int:file_pk>/", views.dataset_image, name="dataset-image"),
     path("datasets/<int:pk>/row/", views.dataset_row, name="dataset-row"),
+    path("datasets/<int:pk>/files/<int:file_pk>/download/", downloads.datafile_download, name="datafile-download"),
     path("samples/<int:pk>/", views.sample_detail, name="sample-detail"),
     path("search/", views.search, name="search"),
     path("embargoed/", views.embargoed_list, name="embargoed-list"),

@@ -2,10 +2,13 @@ from collections.abc import Mapping
 
 from django.conf import settings
 from django.db.models import Q
-from drf_spectacular.utils import extend_schema
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotAuthenticated, PermissionDenied, ValidationError
+from rest_framework.exceptions import APIException, NotAcceptable, NotAuthenticated, PermissionDenied, ValidationError
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 
 from catalogue import access, selectors
@@ -13,8 +16,10 @@ from catalogue.filtersets import DatafileFilterSet, DatasetFilterSet, Investigat
 from catalogue.ingestion.services import DatasetRequest, IngestionError, dataset_store
 from catalogue.models import Dataset
 from catalogue.pagination import CappedPageNumberPagination
+from catalogue.storage import downloads
 
 from . import serializers
+from .schema import ERROR
 
 
 class ActorMixin:
@@ -150,6 +155,23 @@ class DatasetViewSet(ActorMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModel
         return Response(serializers.DatasetStatusSerializer(self.get_object()).data)
 
 
+class NotOnDisk(APIException):
+    """409: the dataset's files are archived, not on disk."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "not_online"
+
+
+class DownloadNegotiation(DefaultContentNegotiation):
+    """A download answers any Accept (its bytes are not rendered); errors fall back to JSON."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        try:
+            return super().select_renderer(request, renderers, format_suffix)
+        except NotAcceptable:
+            return renderers[0], renderers[0].media_type
+
+
 class DatafileViewSet(ActorMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = serializers.DatafileSerializer
     filterset_class = DatafileFilterSet
@@ -157,3 +179,40 @@ class DatafileViewSet(ActorMixin, viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         return selectors.datafile_list(self.actor).order_by("dataset_id", "path")
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "Range",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="One byte range (`bytes=0-99`, `bytes=100-`, `bytes=-100`) to resume a cut download; "
+                "several ranges are answered with the whole file.",
+            )
+        ],
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="The whole file, as an attachment named after it."
+            ),
+            (206, "application/octet-stream"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="The range asked for (Content-Range says which)."
+            ),
+            (409, "application/json"): OpenApiResponse(
+                ERROR, description="The dataset is not on disk (archived): it must be restored first."
+            ),
+            416: OpenApiResponse(description="The range starts past the end; Content-Range: bytes */<size>."),
+        },
+    )
+    @action(detail=True, methods=["get"], content_negotiation_class=DownloadNegotiation)
+    def download(self, request, pk=None, format=None):
+        """The file's bytes, streamed, with HTTP Range support (`curl -C -` resumes a cut download).
+        Read access as for its dataset; every download is recorded for the facility's statistics."""
+        try:
+            pk = int(pk)
+        except ValueError:
+            raise Http404("No such file.") from None
+        datafile = downloads.datafile_get(self.actor, pk)
+        try:
+            return downloads.download(request, self.actor, datafile)
+        except downloads.NotOnline as exc:
+            raise NotOnDisk(str(exc)) from exc

@@ -34,6 +34,7 @@ KEYS = ("key", "other_key")
 TARGETS = ("embargoed", "released", "other")  # "other": another investigation's, embargoed, on BM29
 MISSING = 987654321
 WRITES = ("post", "put", "patch", "delete")
+PNG = b"\x89PNG\r\n\x1a\n"  # every target's one file
 
 # Who sees a target's data before its release date (released data: everybody).
 SEES_EMBARGOED = {
@@ -126,7 +127,7 @@ def world(
         sample = make_sample(inv, f"sample-{token(target)}")
         location = investigation_folder(data_root, inv) / target
         location.mkdir(parents=True)
-        (location / f"{token(target)}.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+        (location / f"{token(target)}.png").write_bytes(PNG)
         dataset = make_dataset(
             inv, str(location), sample=sample, name=f"dataset-{token(target)}", definition=definition
         )
@@ -340,6 +341,32 @@ def image(m: Matrix):
         m.status(m.call(role, crossed), 404, role, "file of another dataset")
 
 
+def file_bytes(kwargs):
+    """A file's download: its exact bytes to whoever reads its dataset, else exactly a missing file's
+    404; on the portal's route, a file of another dataset is never served."""
+
+    def check(m: Matrix):
+        missing_url = m.route.url(**dict.fromkeys(kwargs(m.world, "released"), MISSING))
+        for role in ROLES:
+            missing = m.call(role, missing_url)
+            m.status(missing, 404, role, "missing")
+            for target in TARGETS:
+                url = m.route.url(**kwargs(m.world, target))
+                response = m.call(role, url)
+                if not sees(role, target, m.route.api):
+                    if m.status(response, 404, role, target):
+                        m.like_missing(response, missing, url, missing_url, role, target)
+                elif m.status(response, 200, role, target):
+                    m.expect(b"".join(response.streaming_content) == PNG, role, "other bytes", target)
+        if "file_pk" in m.route.kwargs:
+            crossed = m.route.url(pk=m.world["released"]["dataset"].pk, file_pk=m.world["embargoed"]["datafile"].pk)
+            for role in ROLES:
+                m.status(m.call(role, crossed), 404, role, "file of another dataset")
+        read_only_api(m, m.route.url(**kwargs(m.world, "released")))
+
+    return check
+
+
 def staff_page(allowed: set[str], *, shows_released: bool):
     """Embargoed data: admins and instrument scientists; anonymous visitors are asked to sign in."""
 
@@ -453,7 +480,9 @@ ADMIN_STATUS = {
     "admin:view_on_site": 404,
     "admin:catalogue_auditentry_add": 403,  # the audit log is read-only
     "admin:catalogue_auditentry_delete": 403,
-    "admin:catalogue_instrumentapikey_delete": 403,  # keys are revoked, not deleted
+    "admin:catalogue_instrumentapikey_delete": 403,
+    "admin:catalogue_downloadrecord_add": 403,  # download records are read-only
+    "admin:catalogue_downloadrecord_delete": 403,  # keys are revoked, not deleted
     "admin:admin/(?P<url>.*)$": 404,
     # django-axes' records of failed sign-ins: written by the lockout, never by hand
     "admin:axes_accessattempt_add": 403,
@@ -501,6 +530,8 @@ RULES = {
     "dataset-detail": object_page("dataset"),
     "dataset-row": object_page("dataset", shows=False),
     "dataset-image": image,
+    "datafile-download": file_bytes(lambda w, t: {"pk": w[t]["dataset"].pk, "file_pk": w[t]["datafile"].pk}),
+    "api:datafile-download": file_bytes(lambda w, t: {"pk": w[t]["datafile"].pk}),
     "api:investigation-detail": object_page("investigation"),
     "api:sample-detail": object_page("sample"),
     "api:dataset-detail": object_page("dataset"),
