@@ -148,7 +148,7 @@ FACILITY_NAME = env.str("FACILITY_NAME", default="European Synchrotron Radiation
 PORTAL_URL = env.str("PORTAL_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}").rstrip("/")
 # Data of an investigation becomes public this many years after its end date.
 EMBARGO_YEARS = env.int("EMBARGO_YEARS", default=3)
-# Dataset locations must lie inside one of these folders.
+# Every investigation's data folder (and so every dataset location) lies inside one of these.
 DATA_ROOTS = [Path(p) for p in env.list("DATA_ROOTS", default=[str(BASE_DIR / "var" / "data")])]
 # Each investigation's data folder, inside each data root, unless staff or the user-office sync set
 # its own (Investigation.data_folder). Fields: root, proposal and instrument (lower case, letters
