@@ -132,9 +132,20 @@ def test_nothing_is_lost_when_the_worker_redis_and_postgresql_fail(stack, tmp_pa
         worker_logs.append(log)
         return start_worker(env, log, name=f"faults-{len(worker_logs)}@localhost")
 
+    workers = [new_worker()]
+    stack["processes"].append(workers[0])
+
+    def supervise() -> None:
+        """As systemd's Restart=always: a worker that died by itself is started again. Celery's
+        consumer may exit with "Unrecoverable error" when Redis goes away under it (kombu), and
+        production runs the worker under a supervisor (README, "Reliability")."""
+        if not workers[-1].alive():
+            workers.append(new_worker())
+            stack["processes"].append(workers[-1])
+            figures["workers restarted by the supervisor"] = figures.get("workers restarted by the supervisor", 0) + 1
+
     clients = [threading.Thread(target=client, daemon=True) for _ in range(CLIENTS)]
-    worker = new_worker()
-    stack["processes"].append(worker)
+    worker = workers[0]
     for thread in clients:
         thread.start()
     figures = {}
@@ -150,8 +161,7 @@ def test_nothing_is_lost_when_the_worker_redis_and_postgresql_fail(stack, tmp_pa
     figures["messages held by the killed worker"] = held.hlen("unacked")
     worker.kill()
     wait_for(lambda: answered() >= BATCH, timeout=120, what="phase 1's answers")
-    worker = new_worker()
-    stack["processes"].append(worker)
+    supervise()
 
     # 2. Redis killed and restarted empty (no persistence): queued messages are lost, and requests
     # meanwhile cannot queue theirs (201, complete false).
@@ -163,6 +173,7 @@ def test_nothing_is_lost_when_the_worker_redis_and_postgresql_fail(stack, tmp_pa
     figures["answers while Redis was down"] = answered() - before
     redis.start()
     wait_for(lambda: answered() >= 2 * BATCH, timeout=120, what="phase 2's answers")
+    supervise()
 
     # 3. PostgreSQL stopped (fast: connections cut) and started again: requests answer 503 and the
     # client retries them; registrations meet a dead connection and retry with backoff.
@@ -196,6 +207,7 @@ def test_nothing_is_lost_when_the_worker_redis_and_postgresql_fail(stack, tmp_pa
     deadline = time.monotonic() + 120
     while pending():
         assert time.monotonic() < deadline, f"still pending: {pending()}\n{read_log(worker_logs[-1])}"
+        supervise()
         output = manage(env, "reconcile_datasets")
         reconciled += int(output.split()[2].replace(",", ""))
         runs += 1
