@@ -13,12 +13,9 @@ from drf_spectacular.utils import extend_schema_field
 from techniques.models import DatasetDefinition, ParameterType
 from techniques.units import UnitError, convert
 
-from .models import Datafile, Dataset, DatasetTally, Instrument, Investigation, ParameterValue, Sample
+from .models import BIGINT_MAX, Datafile, Dataset, DatasetTally, Instrument, Investigation, ParameterValue, Sample
 
 DATE = forms.DateInput(attrs={"type": "date"})
-
-
-MAX_ID = 2**63 - 1  # PostgreSQL's bigint
 
 
 class NoNulModelChoiceField(django_filters.fields.ModelChoiceField):
@@ -47,7 +44,7 @@ class IdFilter(django_filters.Filter):
     field_class = forms.IntegerField
 
     def __init__(self, *args, **kwargs):
-        super().__init__(*args, min_value=1, max_value=MAX_ID, **kwargs)
+        super().__init__(*args, min_value=1, max_value=BIGINT_MAX, **kwargs)
 
 
 class UtcDateTimeField(django_filters.fields.IsoDateTimeField):

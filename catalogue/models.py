@@ -9,6 +9,9 @@ from techniques.models import DatasetDefinition, ParameterType
 
 from .routes import pk_url
 
+# PostgreSQL's bigint, the type of ids, file sizes and offsets: the largest value a request may name.
+BIGINT_MAX = 2**63 - 1
+
 
 class Instrument(models.Model):
     class Validation(models.TextChoices):

@@ -11,7 +11,7 @@ from rest_framework.pagination import PageNumberPagination, _get_displayed_page_
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
-MAX_OFFSET = 2**63 - 1  # PostgreSQL's bigint
+from .models import BIGINT_MAX
 
 
 class CappedPaginator(Paginator):
@@ -46,7 +46,7 @@ class CappedPaginator(Paginator):
             raise PageNotAnInteger("That page number is not an integer") from None
         if number < 1:
             raise EmptyPage("That page number is less than 1")
-        if number * self.per_page > MAX_OFFSET:  # an OFFSET the database cannot take
+        if number * self.per_page > BIGINT_MAX:  # an OFFSET the database cannot take
             raise EmptyPage("That page contains no results")
         return number
 

@@ -5,7 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import empty
 
-from catalogue.models import Datafile, Dataset, Instrument, Investigation, Sample
+from catalogue.models import BIGINT_MAX, Datafile, Dataset, Instrument, Investigation, Sample
 
 
 class InstrumentSerializer(serializers.ModelSerializer):
@@ -148,8 +148,6 @@ class DatasetFacetsSerializer(serializers.Serializer):
     year = YearCountSerializer(many=True, help_text="By start year, the latest first")
 
 
-# PostgreSQL's bigint: the largest file size, dataset size (their sum) and id.
-MAX_BIGINT = 2**63 - 1
 # Parameter values are scalars or {"value": ..., "unit": ...}; deeper ones are refused unread.
 MAX_PARAMETER_DEPTH = 8
 
@@ -203,7 +201,7 @@ def _value_problem(value, depth: int = 0) -> str:
 
 class FileItemSerializer(serializers.Serializer):
     path = StrictCharField(max_length=1024)
-    size = StrictIntegerField(min_value=0, max_value=MAX_BIGINT, required=False, default=0)
+    size = StrictIntegerField(min_value=0, max_value=BIGINT_MAX, required=False, default=0)
     checksum = StrictCharField(max_length=128, required=False, allow_blank=True, default="")
     modified = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
@@ -230,7 +228,7 @@ def _plain_file(item) -> dict | None:
     )
     if not (type(path) is str and 0 < len(path) <= 1024 and path.isprintable() and path.strip() == path):
         return None
-    if path[0] == "/" or ".." in path.split("/") or type(size) is not int or not 0 <= size <= MAX_BIGINT:
+    if path[0] == "/" or ".." in path.split("/") or type(size) is not int or not 0 <= size <= BIGINT_MAX:
         return None
     if not (type(checksum) is str and len(checksum) <= 128 and checksum.isprintable() and checksum.strip() == checksum):
         return None
@@ -256,8 +254,8 @@ class FileListField(serializers.Field):
                 {**item, "modified": item["modified"] and item["modified"].isoformat()}
                 for item in FileItemSerializer(many=True).run_validation(data)
             ]
-        if sum(item["size"] for item in files) > MAX_BIGINT:
-            raise serializers.ValidationError(f"the sizes add up to more than {MAX_BIGINT} bytes")
+        if sum(item["size"] for item in files) > BIGINT_MAX:
+            raise serializers.ValidationError(f"the sizes add up to more than {BIGINT_MAX} bytes")
         return files
 
     def to_representation(self, value):
@@ -285,7 +283,7 @@ class InputReferenceField(serializers.Field):
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, (int, str)) or data == "":
             raise serializers.ValidationError("give a dataset location or id")
-        if isinstance(data, int) and not 0 < data <= MAX_BIGINT:
+        if isinstance(data, int) and not 0 < data <= BIGINT_MAX:
             raise serializers.ValidationError(f"no dataset has the id {data}")
         if isinstance(data, str) and (problem := _text_problem(data)):
             raise serializers.ValidationError(problem)

@@ -59,10 +59,9 @@ class DatasetViewSet(ActorMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModel
 
     @property
     def max_body_bytes(self) -> int | None:
-        """Read by catalogue.api.parsers.JSONParser: file lists make the ingestion body large."""
-        if self.action == "create":
-            return settings.INGESTION_MAX_BODY_MB * 2**20
-        return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        """Read by catalogue.api.parsers.JSONParser: file lists make the ingestion body large; other
+        actions keep Django's limit (None)."""
+        return settings.INGESTION_MAX_BODY_MB * 2**20 if self.action == "create" else None
 
     def get_queryset(self):
         # Only what DatasetSerializer reads: no portal annotations, no instrument or technique rows.

@@ -37,14 +37,14 @@ def _scan(dataset: Dataset, skipped: list[str]):
 
 
 def datafile_row(item: dict) -> tuple:
-    """(path, size, checksum, modified) of a file as given or found on disk, its path normalised."""
+    """(path, size, checksum, modified) of a file as given (its path normalised by dataset_store or
+    datafiles_register) or found on disk."""
     modified = item.get("modified")
     if isinstance(modified, str):
         modified = datetime.fromisoformat(modified)
     if modified is not None and timezone.is_naive(modified):
         modified = timezone.make_aware(modified)  # as Django would store it
-    path = locations.normalise_file_path(item["path"])
-    return path, int(item.get("size") or 0), item.get("checksum") or "", modified
+    return item["path"], int(item.get("size") or 0), item.get("checksum") or "", modified
 
 
 # How many of the paths a scan skipped are named on the dataset's status.
@@ -57,24 +57,17 @@ def datafiles_register(*, dataset_id: int, files: list | None = None) -> Dataset
     what leads out of the location, and says so in the dataset's warnings."""
     with transaction.atomic():
         try:
+            # With its investigation and instrument: a scan checks the location against their folder.
             dataset = (
                 Dataset.objects.select_for_update(of=("self",))
                 .select_related("investigation__instrument")
-                .only(
-                    "location",
-                    "warnings",
-                    "investigation__data_folder",
-                    "investigation__name",
-                    "investigation__visit_id",
-                    "investigation__start_date",
-                    "investigation__end_date",
-                    "investigation__instrument__name",
-                )
                 .get(pk=dataset_id)
             )
         except Dataset.DoesNotExist:
             return None
         skipped: list[str] = []
+        if files is not None:
+            files = ({**item, "path": locations.normalise_file_path(item["path"])} for item in files)
         datafiles_upsert(dataset, map(datafile_row, files if files is not None else _scan(dataset, skipped)))
         if files is None:
             _warn_skipped(dataset, skipped)

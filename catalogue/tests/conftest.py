@@ -56,9 +56,14 @@ def data_root(settings, tmp_path) -> Path:
     return folder
 
 
+def proposal_folder(data_root: Path, proposal: str) -> Path:
+    """The data folder of a proposal's investigation under TEST_FOLDER_PATTERN (MX-1's: data_root)."""
+    return data_root.parent / "".join(c for c in proposal.lower() if c.isalnum())
+
+
 def investigation_folder(data_root: Path, investigation) -> Path:
     """The data folder of another investigation than MX-1, beside data_root."""
-    return data_root.parent / "".join(c for c in investigation.name.lower() if c.isalnum())
+    return proposal_folder(data_root, investigation.name)
 
 
 # --- Vocabulary -------------------------------------------------------------------------------
@@ -246,9 +251,7 @@ def store_request(data_root: Path, **fields) -> DatasetRequest:
     values = {"name": "scan 1", "location": "scan1", "proposal": "MX-1", "visit_id": "v1"}
     values.update(fields)
     if not values["location"].startswith("/"):
-        proposal = values["proposal"] or "MX-1"
-        folder = data_root.parent / "".join(c for c in proposal.lower() if c.isalnum())
-        values["location"] = str(folder / values["location"])
+        values["location"] = str(proposal_folder(data_root, values["proposal"] or "MX-1") / values["location"])
     return DatasetRequest(**values)
 
 
