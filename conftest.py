@@ -181,7 +181,7 @@ def celery_worker_process(request, transactional_db, celery_worker_env, tmp_path
 
     command = [
         sys.executable, "-m", "celery", "-A", "config", "worker",
-        "-P", "solo", "-c", "1", "-n", name, "--loglevel=INFO",
+        "-P", "solo", "-c", "1", "-n", name, "--loglevel=INFO", "-Q", f"celery,{settings.STORAGE_RESTORE_QUEUE}",
         "--without-heartbeat", "--without-mingle", "--without-gossip",
     ]  # fmt: skip
     with log_path.open("wb") as log:

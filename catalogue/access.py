@@ -79,3 +79,10 @@ def is_beamline_staff(actor: Actor) -> bool:
 def can_change_release_date(actor: Actor) -> bool:
     """Moving an embargo is the facility's decision: admins only."""
     return actor.is_admin
+
+
+def can_archive(actor: Actor, instrument_id: int) -> bool:
+    """Archiving data now, ahead of the schedule: admins, and the instrument's scientists."""
+    if actor.is_admin:
+        return True
+    return actor.is_person and InstrumentScientist.objects.filter(user=actor.user, instrument_id=instrument_id).exists()

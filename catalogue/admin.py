@@ -15,6 +15,7 @@ from catalogue.people.services import (
     investigation_user_remove,
 )
 from catalogue.policy.services import default_release_date, investigation_release_date_change
+from catalogue.storage.services import datasets_archive_request, restore_request
 
 from . import locations
 from .models import (
@@ -28,7 +29,9 @@ from .models import (
     InstrumentScientist,
     Investigation,
     InvestigationUser,
+    RestoreJob,
     Sample,
+    StorageEvent,
     UserProfile,
 )
 
@@ -205,16 +208,46 @@ class SampleAdmin(admin.ModelAdmin):
     list_select_related = ["investigation"]
 
 
+class StorageEventInline(admin.TabularInline):
+    """A dataset's storage history: read-only, written by catalogue/storage only."""
+
+    model = StorageEvent
+    fields = ["time", "status", "reason", "actor"]
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    ordering = ["-time"]
+
+
 @admin.register(Dataset)
 class DatasetAdmin(admin.ModelAdmin):
-    list_display = ["name", "investigation", "sample", "kind", "definition", "start_date", "file_count", "complete"]
+    list_display = ["name", "investigation", "sample", "kind", "definition", "start_date", "file_count"]
+    list_display += ["storage_status"]
     list_filter = ["kind", "storage_status", "complete", "definition__technique", "investigation__instrument"]
     search_fields = ["name", "location", "investigation__name", "sample__name"]
     date_hierarchy = "start_date"
     autocomplete_fields = ["investigation", "sample", "inputs"]
-    readonly_fields = ["file_count", "size", "created", "modified"]
+    # The storage status changes through the archive and restore only (catalogue/storage), each change in its history.
+    readonly_fields = ["file_count", "size", "storage_status", "online_until", "created", "modified"]
     list_select_related = ["investigation", "sample", "definition"]
     show_full_result_count = False
+    inlines = [StorageEventInline]
+    actions = ["archive_now", "restore_now"]
+
+    @admin.action(description="Archive the selected datasets now (copy, verify, free the disk)")
+    def archive_now(self, request, queryset):
+        queued = datasets_archive_request(
+            dataset_ids=list(queryset.values_list("pk", flat=True)),
+            reason=f"Archived from the admin by {request.user.get_username()}",
+            actor=request.user,
+        )
+        self.message_user(request, f"{queued} dataset(s) queued for archiving (only complete datasets on disk are).")
+
+    @admin.action(description="Restore the selected datasets from the archive")
+    def restore_now(self, request, queryset):
+        summary = restore_request(user=request.user, datasets=queryset)
+        self.message_user(request, summary.message)
 
 
 @admin.register(Datafile)
@@ -224,6 +257,27 @@ class DatafileAdmin(admin.ModelAdmin):
     raw_id_fields = ["dataset"]
     list_select_related = ["dataset"]
     show_full_result_count = False
+
+
+@admin.register(RestoreJob)
+class RestoreJobAdmin(admin.ModelAdmin):
+    """The restores: queued, running (with progress), done or failed (with the archive's error)."""
+
+    list_display = ["dataset", "state", "requested", "started", "finished", "files_done", "files_total", "attempts"]
+    list_filter = ["state", "requested"]
+    search_fields = ["dataset__name", "dataset__location"]
+    list_select_related = ["dataset"]
+    raw_id_fields = ["dataset"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(DataCollection)

@@ -1,5 +1,7 @@
 """The technique-agnostic catalogue (ICAT's dataset-oriented model)."""
 
+import uuid
+
 from django.conf import settings
 from django.db import models, transaction
 from django.db.models.functions import Coalesce
@@ -156,6 +158,8 @@ class Dataset(models.Model):
     file_count = models.PositiveIntegerField(default=0)
     size = models.PositiveBigIntegerField(default=0, help_text="Total size of the files in bytes")
     storage_status = models.CharField(max_length=16, choices=StorageStatus.choices, default=StorageStatus.ONLINE)
+    # Restored data stays on disk until then, and is released back to the archive afterwards.
+    online_until = models.DateTimeField(null=True, blank=True)
     complete = models.BooleanField(default=False, help_text="Set once the files are registered")
     # What lenient validation let through: [{"field": ..., "value": ..., "rule": ...}].
     warnings = models.JSONField(default=list, blank=True)
@@ -295,15 +299,138 @@ class PendingRegistration(models.Model):
 
 
 class DataCollection(models.Model):
-    """A named selection of datasets (published under a DOI, merged...)."""
+    """A named set of datasets: a user's selection (one per user: what they download, restore and
+    later publish from), or a publication's datasets."""
+
+    class Kind(models.TextChoices):
+        SELECTION = "selection"
+        PUBLICATION = "publication"
 
     name = models.CharField(max_length=255)
     description = models.TextField(blank=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PUBLICATION)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="data_collections"
+    )
     datasets = models.ManyToManyField(Dataset, related_name="collections", blank=True)
     created = models.DateTimeField(auto_now_add=True)
 
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner"], condition=models.Q(kind="selection"), name="data_collection_one_selection"
+            )
+        ]
+
     def __str__(self):
         return self.name
+
+
+class StorageEvent(models.Model):
+    """A change of a dataset's storage status: who (no one: the archiving schedule), when and why.
+    Never edited; shown on the dataset's page."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="storage_events", db_index=False)
+    time = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=16, choices=Dataset.StorageStatus.choices, help_text="The new status")
+    reason = models.CharField(max_length=500)
+
+    class Meta:
+        ordering = ["-time", "-id"]
+        indexes = [models.Index(fields=["dataset", "-time"], name="storage_event_by_dataset")]
+
+    def __str__(self):
+        return f"{self.time:%Y-%m-%d %H:%M} dataset {self.dataset_id} {self.status}: {self.reason}"
+
+
+OPEN_STATES = ["queued", "running"]  # of a RestoreJob
+
+
+class RestoreJob(models.Model):
+    """The restore of one archived dataset from the archive ("tape") to main storage. Requests of
+    several users for the same dataset share the open job (at most one per dataset); each requester
+    is notified once it ends. Progress is counted as the files come back."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    OPEN = (State.QUEUED, State.RUNNING)
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="restore_jobs", db_index=False)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    requested = models.DateTimeField(default=timezone.now)
+    heartbeat = models.DateTimeField(
+        default=timezone.now, help_text="When its task was last sent, or last reported progress"
+    )
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0, help_text="Runs started")
+    files_total = models.PositiveIntegerField(default=0)
+    files_done = models.PositiveIntegerField(default=0)
+    bytes_total = models.PositiveBigIntegerField(default=0)
+    bytes_done = models.PositiveBigIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dataset"], condition=models.Q(state__in=OPEN_STATES), name="restore_job_one_open"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["dataset", "-requested"], name="restore_job_by_dataset"),
+            models.Index(
+                fields=["state", "heartbeat"], name="restore_job_open", condition=models.Q(state__in=OPEN_STATES)
+            ),
+        ]
+
+    def __str__(self):
+        return f"restore of dataset {self.dataset_id} ({self.state})"
+
+
+class RestoreRequest(models.Model):
+    """One person's request of a restore job; notified (by e-mail, once) when it and the other jobs of
+    its batch have ended."""
+
+    job = models.ForeignKey(RestoreJob, on_delete=models.CASCADE, related_name="requests")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="restore_requests")
+    # The requests made together (a selection, an investigation): one e-mail once all have ended.
+    batch = models.UUIDField(default=uuid.uuid4)
+    requested = models.DateTimeField(default=timezone.now)
+    notified = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested", "-id"]
+        constraints = [models.UniqueConstraint(fields=["job", "user"], name="restore_request_unique")]
+        indexes = [
+            models.Index(fields=["user", "-requested"], name="restore_request_by_user"),
+            models.Index(fields=["batch"], name="restore_request_by_batch"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} asked for {self.job}"
+
+
+class PreparedDownload(models.Model):
+    """IDS's prepared download: datasets named once (prepareData), polled by id (isPrepared: are
+    they all online?), then fetched as one ZIP (getData). The id is a secret of its owner's."""
+
+    id = models.CharField(primary_key=True, max_length=43, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    dataset_ids = models.JSONField(default=list)
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"prepared download of {len(self.dataset_ids)} datasets"
 
 
 class DownloadRecord(models.Model):
@@ -313,21 +440,28 @@ class DownloadRecord(models.Model):
 
     class Kind(models.TextChoices):
         FILE = "file"
+        DATASET = "dataset", "dataset (ZIP)"
+        INVESTIGATION = "investigation", "investigation (ZIP)"
+        SELECTION = "selection", "selection (ZIP)"
 
     time = models.DateTimeField(auto_now_add=True, db_index=True)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.FILE)
-    dataset_id = models.PositiveBigIntegerField()
+    dataset_id = models.PositiveBigIntegerField(null=True, blank=True, help_text="Of a file or a dataset")
+    investigation_id = models.PositiveBigIntegerField(null=True, blank=True)
+    datasets = models.PositiveIntegerField(default=1, help_text="How many datasets the download held")
     datafile_id = models.PositiveBigIntegerField(null=True, blank=True)
-    bytes = models.PositiveBigIntegerField(help_text="Bytes sent: the file's size, or the range's length (206)")
+    bytes = models.PositiveBigIntegerField(
+        help_text="Bytes sent: the file's size, the range's length (206), or the files' sizes in a ZIP"
+    )
 
     class Meta:
         ordering = ["-time", "-id"]
 
     def __str__(self):
-        return f"{self.time:%Y-%m-%d %H:%M} {self.kind} of dataset {self.dataset_id} ({self.bytes} bytes)"
+        return f"{self.time:%Y-%m-%d %H:%M} {self.kind} download of {self.datasets} dataset(s) ({self.bytes} bytes)"
 
 
 class InstrumentApiKey(models.Model):

@@ -110,6 +110,11 @@ DATASET_FIELDS = [field.name for field in Dataset._meta.concrete_fields]
 API_RELATED_FIELDS = ["investigation__name", "investigation__visit_id", "sample__name", "definition__code"]
 
 
+def readable_datasets(actor: Actor) -> QuerySet[Dataset]:
+    """The datasets the actor may read, with no related row: for writes and downloads that name them."""
+    return Dataset.objects.filter(investigation_q(actor, "investigation__"))
+
+
 def dataset_list(actor: Actor, portal: bool = True) -> QuerySet[Dataset]:
     """portal=False: without output_count, and with only the investigation, sample and definition
     rows (what the API shows), for a cheaper page query."""

@@ -5,6 +5,7 @@ Defaults give the embedded setup of `make run`: SQLite, locmem cache, Celery tas
 """
 
 import json
+import os
 import urllib.request
 from datetime import timedelta
 from pathlib import Path
@@ -134,6 +135,7 @@ STATICFILES_DIRS = [
     ("vendor/bootstrap", NODE_MODULES / "bootstrap" / "dist"),
     ("vendor/bootstrap-icons", NODE_MODULES / "bootstrap-icons" / "font"),
     ("vendor/htmx", NODE_MODULES / "htmx.org" / "dist"),
+    ("vendor/chart.js", NODE_MODULES / "chart.js" / "dist"),
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -156,10 +158,60 @@ DATA_ROOTS = [Path(p) for p in env.list("DATA_ROOTS", default=[str(BASE_DIR / "v
 # start and end (dates in TIME_ZONE, with a format: {start:%Y%m%d}). A dataset's location must lie
 # inside its investigation's folder.
 DATA_FOLDER_PATTERN = env.str("DATA_FOLDER_PATTERN", default="{root}/visitor/{proposal}/{instrument}/{start:%Y%m%d}")
+# Shipping: the Django groups of the stores staff (receive and return parcels) and of safety
+# (approve them, with the local contacts).
+SHIPPING_STORES_GROUP = env.str("SHIPPING_STORES_GROUP", default="stores")
+SHIPPING_SAFETY_GROUP = env.str("SHIPPING_SAFETY_GROUP", default="safety")
+# Where parcels go, printed on their labels: the stores' address, one line per item.
+SHIPPING_STORES_ADDRESS = env.list(
+    "SHIPPING_STORES_ADDRESS",
+    default=["Stores", FACILITY_NAME, "71 avenue des Martyrs", "38000 Grenoble", "FRANCE"],
+)
 INGESTION_VALIDATION = env.str("INGESTION_VALIDATION", default="strict")  # facility default: strict | lenient
 # A file list of up to this many entries is registered with its dataset, in the same transaction
 # (the answer says complete); longer lists and scans of the location go to the worker.
 INGESTION_INLINE_FILES = env.int("INGESTION_INLINE_FILES", default=1000)
+
+# --- Storage: the archive ("tape"), restore and downloads (README, "Storage") -----------------
+# The archive behind main storage: "filesystem" (a folder standing for tape, with a delay per restore
+# like a tape mount; the demo's and the tests') or "command" (the facility's HSM driven by commands).
+STORAGE_BACKEND = env.str("STORAGE_BACKEND", default="filesystem")
+STORAGE_ARCHIVE_ROOT = Path(env.str("STORAGE_ARCHIVE_ROOT", default=str(BASE_DIR / "var" / "archive")))
+STORAGE_RESTORE_DELAY = env.float("STORAGE_RESTORE_DELAY", default=0.0)
+# The command backend's templates, one argument per list item (never a shell): {location}, {archive}
+# (the dataset's place in the archive), {dataset} (its id) and {path} (a file's) are filled in.
+# Archive and restore must exit 0 once done; status exits 0 when the archive holds the dataset.
+STORAGE_ARCHIVE_COMMAND = env.list("STORAGE_ARCHIVE_COMMAND", default=[])
+STORAGE_RESTORE_COMMAND = env.list("STORAGE_RESTORE_COMMAND", default=[])
+STORAGE_STATUS_COMMAND = env.list("STORAGE_STATUS_COMMAND", default=[])
+STORAGE_COMMAND_TIMEOUT = env.int("STORAGE_COMMAND_TIMEOUT", default=6 * 3600)
+# Complete datasets older than this many days (by their end, else start date) are archived by the
+# beat task; 0: never automatically (staff still can).
+STORAGE_ARCHIVE_AFTER_DAYS = env.int("STORAGE_ARCHIVE_AFTER_DAYS", default=0)
+STORAGE_ARCHIVE_BATCH = env.int("STORAGE_ARCHIVE_BATCH", default=500)
+# Restored data stays on disk this long, then is released back to ARCHIVED.
+STORAGE_ONLINE_DAYS = env.int("STORAGE_ONLINE_DAYS", default=14)
+# The Celery queue of restores: its own worker with as many processes as tape drives
+# (`celery -A config worker -Q restore -c 2`). Restore tasks are retried this many times.
+STORAGE_RESTORE_QUEUE = env.str("STORAGE_RESTORE_QUEUE", default="restore")
+STORAGE_RESTORE_RETRIES = env.int("STORAGE_RESTORE_RETRIES", default=5)
+# Open restores whose task was sent this long ago without an end are sent again (beat task).
+STORAGE_RESTORE_GRACE_SECONDS = env.int("STORAGE_RESTORE_GRACE_SECONDS", default=3600)
+# Above this many bytes a download's page points to the facility's bulk tool (HTTP still works).
+DOWNLOAD_BULK_THRESHOLD = env.int("DOWNLOAD_BULK_THRESHOLD", default=50 * 2**30)
+DOWNLOAD_BULK_TEXT = env.str(
+    "DOWNLOAD_BULK_TEXT",
+    default="For data of this size, transfer it with Globus from the facility's endpoint, where the "
+    "folder is the dataset's location shown above.",
+)
+# "" (Django streams the bytes), or a django-sendfile2 backend for the web server to send them:
+# "django_sendfile.backends.nginx" (X-Accel-Redirect) or "django_sendfile.backends.xsendfile" (Apache).
+DOWNLOAD_SENDFILE = env.str("DOWNLOAD_SENDFILE", default="")
+# django-sendfile2: the web server maps SENDFILE_URL (an internal location) onto SENDFILE_ROOT, the
+# folder holding every data root (nginx: `location /protected-data/ { internal; alias <root>/; }`).
+SENDFILE_BACKEND = DOWNLOAD_SENDFILE or None
+SENDFILE_ROOT = env.str("DOWNLOAD_SENDFILE_ROOT", default=os.path.commonpath([str(root) for root in DATA_ROOTS]))
+SENDFILE_URL = env.str("DOWNLOAD_SENDFILE_URL", default="/protected-data")
 
 # --- Celery ---------------------------------------------------------------------------------
 # With no broker configured, tasks run in the calling process (the embedded default);
@@ -209,7 +261,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "catalogue.tasks.reconcile_registrations",
         "schedule": float(REGISTRATION_RECONCILE_SECONDS),
     },
+    "archive-due-datasets": {"task": "catalogue.tasks.archive_due_datasets", "schedule": 24 * 3600.0},
+    "release-restored-datasets": {"task": "catalogue.tasks.release_restored_datasets", "schedule": 3600.0},
+    "reconcile-restores": {"task": "catalogue.tasks.reconcile_restores", "schedule": 600.0},
 }
+# Restores have their own queue (and worker): tape drives are few, and a restore takes hours.
+CELERY_TASK_ROUTES = {"catalogue.tasks.restore_dataset": {"queue": STORAGE_RESTORE_QUEUE}}
 # The user office's export (JSON or CSV, see docs/user-office-export.json); empty: no periodic sync.
 USER_OFFICE_EXPORT = env.str("USER_OFFICE_EXPORT", default="")
 

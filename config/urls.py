@@ -11,6 +11,9 @@ urlpatterns = [
     # Sign-in with OpenID Connect; always routed, so that tests can switch it on with settings.
     path("oidc/", include("mozilla_django_oidc.urls")),
     path("api/v1/", include(("catalogue.api.urls", "api"), namespace="api")),
+    # The beamline software's parcels and statuses (instrument API key), beside the catalogue's API.
+    path("api/v1/", include("shipping.api.urls")),
     path("techniques/", include("techniques.urls")),
+    path("shipping/", include("shipping.urls")),
     path("", include("catalogue.urls")),
 ]

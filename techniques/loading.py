@@ -34,6 +34,28 @@ _KEYED = {
     },
 }
 _PATTERNS = {"type": "array", "items": {"type": "string", "minLength": 1}}
+_VALUE_TYPE = {"enum": [choice for choice, _ in ParameterType.ValueType.choices]}
+_PERMITTED = {"type": "array", "minItems": 1, "items": {"type": ["string", "number"]}}
+# The keys of a sample's experiment or processing plan (shipping): typed and united like parameters.
+_PLAN = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["key", "type"],
+        "properties": {
+            "key": _NAME,
+            "label": {"type": "string"},
+            "type": _VALUE_TYPE,
+            "unit": {"type": "string"},
+            "description": {"type": "string"},
+            "minimum": {"type": "number"},
+            "maximum": {"type": "number"},
+            "permitted_values": _PERMITTED,
+        },
+    },
+}
+PLAN_KINDS = ("experiment", "processing")
 SCHEMA = {
     "type": "object",
     "additionalProperties": False,
@@ -65,15 +87,20 @@ SCHEMA = {
                     "name": _NAME,
                     "label": {"type": "string"},
                     "unit": {"type": "string"},
-                    "type": {"enum": [choice for choice, _ in ParameterType.ValueType.choices]},
+                    "type": _VALUE_TYPE,
                     "description": {"type": "string"},
                     "minimum": {"type": "number"},
                     "maximum": {"type": "number"},
-                    "permitted_values": {"type": "array", "minItems": 1, "items": {"type": ["string", "number"]}},
+                    "permitted_values": _PERMITTED,
                     "nexus_path": {"type": "string"},
                     "searchable": {"type": "boolean"},
                 },
             },
+        },
+        "plans": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": dict.fromkeys(PLAN_KINDS, _PLAN),
         },
         "definitions": {
             "type": "array",
@@ -205,10 +232,32 @@ def read_definition_file(path: Path) -> dict:
             problems.append((f"parameters/{index}/unit", str(exc)))
         if parameter.get("minimum", float("-inf")) > parameter.get("maximum", float("inf")):
             problems.append((f"parameters/{index}", "minimum is above maximum"))
+    for kind, entries in document.get("plans", {}).items():
+        seen = set()
+        for index, entry in enumerate(entries):
+            place = f"plans/{kind}/{index}"
+            try:
+                parse_unit(entry.get("unit", ""))
+            except UnitError as exc:
+                problems.append((f"{place}/unit", str(exc)))
+            if entry.get("minimum", float("-inf")) > entry.get("maximum", float("inf")):
+                problems.append((place, "minimum is above maximum"))
+            if entry["key"] in seen:
+                problems.append((f"{place}/key", f"key '{entry['key']}' is declared twice"))
+            seen.add(entry["key"])
     _raise(path, problems)
-    if document.get("definitions") and "technique" not in document:
-        raise DefinitionFileError(f"{path.name}: definitions need a technique section")
+    for section in ("definitions", "plans"):
+        if document.get(section) and "technique" not in document:
+            raise DefinitionFileError(f"{path.name}: {section} need a technique section")
     return document
+
+
+def plan_spec(document: dict) -> dict:
+    """A file's plans as stored on its technique: {kind: [entry with its label]}, only the kinds declared."""
+    return {
+        kind: [{**entry, "label": entry.get("label", entry["key"]), "unit": entry.get("unit", "")} for entry in entries]
+        for kind, entries in document.get("plans", {}).items()
+    }
 
 
 def _references(document: dict):
@@ -369,6 +418,7 @@ def sync_definitions(directory: Path = DEFINITIONS_DIR) -> SyncReport:
                     "name": spec["name"],
                     "description": spec.get("description", ""),
                     "panet_id": spec.get("panet_id", ""),
+                    "plans": plan_spec(document),
                 },
                 report,
                 f"technique {spec['code']}",

@@ -12,6 +12,8 @@ class Technique(models.Model):
     panet_id = models.CharField("PaNET id", max_length=32, blank=True)
     # How the portal shows the technique: the columns of an investigation's dataset table.
     views = models.JSONField(default=dict, blank=True)
+    # The keys of its samples' experiment and processing plans (shipping): {"experiment": [...], ...}.
+    plans = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["code"]

@@ -1,7 +1,8 @@
 """Check what a dataset carries against the vocabulary and its definition.
 
 validate_parameters: names, value types, units (converted to the vocabulary's), ranges and
-permitted values. check_definition: required and expected parameters, allowed inputs and their
+permitted values; validate_plan: the same for a sample's experiment or processing plan, against
+its technique's plans. check_definition: required and expected parameters, allowed inputs and their
 number. Both return problems by field, each naming the value and the rule it breaks; the caller
 decides whether they reject the dataset (strict) or flag it (lenient).
 """
@@ -78,12 +79,16 @@ _PARSERS = {
 def validate_parameters(parameters: dict, vocabulary: Vocabulary | None = None) -> ValidatedParameters:
     """Each value is a scalar in the vocabulary's unit or {"value": ..., "unit": ...}.
     vocabulary: the current one unless given."""
-    result = ValidatedParameters()
     types = (vocabulary or current_vocabulary()).parameter_types
-    for name, sent in parameters.items():
+    return _validate(parameters, types, "not in the vocabulary")
+
+
+def _validate(sent_values: dict, types: dict[str, ParameterType], unknown: str) -> ValidatedParameters:
+    result = ValidatedParameters()
+    for name, sent in sent_values.items():
         parameter_type = types.get(name)
         if parameter_type is None:
-            result.errors[name] = "not in the vocabulary"
+            result.errors[name] = unknown
             continue
         raw, unit = sent, None
         if isinstance(sent, dict):
@@ -105,6 +110,47 @@ def validate_parameters(parameters: dict, vocabulary: Vocabulary | None = None) 
         result.types[name] = parameter_type
         if broken := _broken_rule(parameter_type, value):
             result.errors[name] = broken
+    return result
+
+
+# A free plan's keys and values (a technique that declares no plan of that kind).
+FREE_PLAN_KEY_LENGTH = 64
+FREE_PLAN_VALUE_LENGTH = 1000
+
+
+def validate_plan(plans: dict, kind: str, sent: dict) -> ValidatedParameters:
+    """A sample's experiment or processing plan (kind) against its technique's plans (Technique.plans):
+    keys, types, units and rules as for parameters (a value in the plan's unit, or {"value", "unit"}).
+    A technique that declares no plan of this kind takes free keys with text, number or boolean values."""
+    entries = plans.get(kind)
+    if entries is None:
+        return _free_plan(sent)
+    types = {
+        entry["key"]: ParameterType(
+            name=entry["key"],
+            label=entry["label"],
+            value_type=entry["type"],
+            unit=entry.get("unit", ""),
+            minimum=entry.get("minimum"),
+            maximum=entry.get("maximum"),
+            permitted_values=entry.get("permitted_values", []),
+        )
+        for entry in entries
+    }
+    return _validate(sent, types, f"not a key of the {kind} plan (one of {', '.join(types)})")
+
+
+def _free_plan(sent: dict) -> ValidatedParameters:
+    result = ValidatedParameters()
+    for key, value in sent.items():
+        if not isinstance(key, str) or not key.strip() or len(key) > FREE_PLAN_KEY_LENGTH:
+            result.errors[str(key)[:FREE_PLAN_KEY_LENGTH]] = f"a key is 1 to {FREE_PLAN_KEY_LENGTH} characters"
+        elif not isinstance(value, (str, int, float, bool)) or (isinstance(value, float) and not math.isfinite(value)):
+            result.errors[key] = "expected text, a finite number or true/false"
+        elif isinstance(value, str) and len(value) > FREE_PLAN_VALUE_LENGTH:
+            result.errors[key] = f"at most {FREE_PLAN_VALUE_LENGTH} characters"
+        else:
+            result.values[key] = value
     return result
 
 

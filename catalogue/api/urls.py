@@ -4,9 +4,11 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
+from catalogue.storage import ids
 from techniques.api import ParameterTypeViewSet, TechniqueViewSet
 
 from . import views
+from .zips import SelectionViewSet
 
 router = DefaultRouter()
 router.register("instruments", views.InstrumentViewSet, basename="instrument")
@@ -14,6 +16,7 @@ router.register("investigations", views.InvestigationViewSet, basename="investig
 router.register("samples", views.SampleViewSet, basename="sample")
 router.register("datasets", views.DatasetViewSet, basename="dataset")
 router.register("datafiles", views.DatafileViewSet, basename="datafile")
+router.register("selection", SelectionViewSet, basename="selection")
 router.register("techniques", TechniqueViewSet, basename="technique")
 router.register("parameters", ParameterTypeViewSet, basename="parameter")
 
@@ -25,5 +28,12 @@ urlpatterns = [
         csp_update({"style-src": UNSAFE_INLINE})(SpectacularSwaggerSplitView.as_view(url_name="api:schema")),
         name="docs",
     ),
+    # The storage in ICAT IDS's terms (catalogue/storage/ids.py).
+    path("ids/getStatus", ids.GetStatus.as_view(), name="ids-get-status"),
+    path("ids/getSize", ids.GetSize.as_view(), name="ids-get-size"),
+    path("ids/restore", ids.Restore.as_view(), name="ids-restore"),
+    path("ids/prepareData", ids.PrepareData.as_view(), name="ids-prepare-data"),
+    path("ids/isPrepared", ids.IsPrepared.as_view(), name="ids-is-prepared"),
+    path("ids/getData", ids.GetData.as_view(), name="ids-get-data"),
     path("", include(router.urls)),
 ]

@@ -20,6 +20,7 @@ from catalogue.storage import downloads
 
 from . import serializers
 from .schema import ERROR
+from .zips import DatasetZipMixin, InvestigationZipMixin
 
 
 class ActorMixin:
@@ -34,7 +35,7 @@ class InstrumentViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_fields = ["name"]
 
 
-class InvestigationViewSet(ActorMixin, viewsets.ReadOnlyModelViewSet):
+class InvestigationViewSet(ActorMixin, InvestigationZipMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = serializers.InvestigationSerializer
     filterset_class = InvestigationFilterSet
 
@@ -50,7 +51,7 @@ class SampleViewSet(ActorMixin, viewsets.ReadOnlyModelViewSet):
         return selectors.sample_list(self.actor).order_by("investigation_id", "name")
 
 
-class DatasetViewSet(ActorMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+class DatasetViewSet(ActorMixin, DatasetZipMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Read datasets; POST stores one (upsert by location)."""
 
     serializer_class = serializers.DatasetSerializer

@@ -9,11 +9,12 @@ from django.utils import timezone
 from django_htmx.http import replace_url
 
 from catalogue import selectors
-from catalogue.access import actor_for, is_beamline_staff
+from catalogue.access import actor_for, can_archive, is_beamline_staff
 from catalogue.filtersets import DatafileFilterSet, DatasetFilterSet, DatasetTableFilterSet, InvestigationFilterSet
 from catalogue.locations import PathRefused, open_dataset_file
 from catalogue.models import Investigation
 from catalogue.pagination import CappedPaginator, DeferredJoinPaginator, KnownCountPaginator
+from catalogue.storage import selectors as storage_selectors
 
 from .pages import (
     dataset_page,
@@ -145,6 +146,9 @@ def dataset_detail(request, pk: int):
         "catalogue/dataset_detail.html",
         {
             "dataset": dataset,
+            "restore_job": storage_selectors.open_restore_job(dataset),
+            "storage_history": storage_selectors.storage_history(dataset),
+            "may_archive": can_archive(actor, dataset.investigation.instrument_id),
             "view": dataset_page(dataset),
             "inputs": inputs,
             "outputs": outputs,

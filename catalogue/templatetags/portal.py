@@ -30,8 +30,20 @@ def dataset_table(context, datasets, show_sample: bool = True, empty_message: st
     table = get_template("catalogue/_dataset_table.html", using="jinja2")
     values = {"columns": context.get("columns", []), "user": context.get("user")}
     return mark_safe(  # Jinja2 has escaped every value
-        table.render({**values, "datasets": datasets, "show_sample": show_sample, "empty_message": empty_message})
+        table.render(
+            {**values, "datasets": datasets, "show_sample": show_sample, "empty_message": empty_message},
+            request=context.get("request"),  # the Restore buttons' CSRF token
+        )
     )
+
+
+@register.simple_tag(takes_context=True)
+def storage_state(context, dataset, job=None) -> str:
+    """{% storage_state dataset job %}: a dataset's storage badge and action, the same as in the
+    dataset table's rows (templates/jinja2/catalogue/_storage_state.html)."""
+    cell = get_template("catalogue/_storage_state.html", using="jinja2")
+    values = {"dataset": dataset, "job": job, "user": context.get("user")}
+    return mark_safe(cell.render(values, request=context.get("request")))
 
 
 _BREAK_AFTER = re.compile(r"([_\-/])(?=.)")

@@ -9,20 +9,23 @@ leak (a hidden object's marker in a page, a count, an answer that differs from a
 object's) and on a wrongful denial. A new route without a rule fails: "add a rule for <route>".
 """
 
+import io
 import re
+import zipfile
 from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.contrib import admin
+from django.contrib import admin, auth
 from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 from django.urls import URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from catalogue.models import AuditEntry, Datafile, Investigation
+from catalogue.storage.selection import selection_add, selection_clear, selection_count
 from techniques.models import DatasetDefinition
 
 from .conftest import investigation_folder, make_dataset, make_sample, make_user, parameter_type
@@ -367,6 +370,92 @@ def file_bytes(kwargs):
     return check
 
 
+def zip_bytes(kind: str):
+    """A ZIP of a dataset or an investigation: the target's file, byte-exact, to whoever reads it;
+    else exactly a missing object's 404."""
+
+    def check(m: Matrix):
+        missing_url = m.route.url(pk=MISSING)
+        for role in ROLES:
+            missing = m.call(role, missing_url)
+            m.status(missing, 404, role, "missing")
+            for target in TARGETS:
+                url = m.route.url(pk=m.world[target][kind].pk)
+                response = m.call(role, url)
+                if not sees(role, target, m.route.api):
+                    if m.status(response, 404, role, target):
+                        m.like_missing(response, missing, url, missing_url, role, target)
+                elif m.status(response, 200, role, target):
+                    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+                    names = [n for n in archive.namelist() if n.endswith(".png")]
+                    ok = [n.endswith(f"/{token(target)}.png") for n in names] == [True]
+                    m.expect(ok and archive.read(names[0]) == PNG, role, f"archive holds {names}", target)
+        read_only_api(m, m.route.url(pk=m.world["released"][kind].pk))
+
+    return check
+
+
+PEOPLE = ("participant", "other_user", "scientist", "other_scientist", "admin")
+
+
+def selection(m: Matrix):
+    """The selection: people only (the portal asks others to sign in, the API refuses them); adding a
+    hidden dataset adds nothing and answers as adding a missing one; pages, lists and ZIPs of the
+    selection show only what the person reads."""
+    route, api = m.route, m.route.api
+    url = route.url()
+    for role in ROLES:
+        client = m.world["clients"][role]
+        portal_role = "anonymous" if role in KEYS and not api else role
+        if portal_role not in PEOPLE:
+            response = client.get(url) if not route.name.endswith(("add", "remove", "clear")) else client.post(url)
+            if api:
+                m.status(response, 403 if role in KEYS else (401, 403), role)
+            else:
+                m.signin_redirect(response, role)
+            continue
+        user = auth.get_user(client)
+        ids = [m.world[t]["dataset"].pk for t in TARGETS]
+        if route.name in ("selection-add", "api:selection-list"):
+            answers = set()
+            for pk in (MISSING, *ids):
+                selection_clear(user=user)
+                if api:
+                    response = client.post(url, {"datasets": [pk]}, content_type="application/json")
+                else:
+                    response = client.post(url, {"dataset": [pk], "next": "/"})
+                answers.add((response.status_code, selection_count(user)))
+            want = {(200 if api else 302, 0), (200 if api else 302, 1)}
+            m.expect(answers == want, role, f"answers {answers}")
+            if not api:
+                m.status(client.get(url), 405, role, "GET")
+        selection_clear(user=user)
+        selection_add(user=user, dataset_ids=ids)
+        visible = {t for t in TARGETS if sees(role, t, api)}
+        if route.name in ("selection", "api:selection-list"):
+            response = client.get(url)
+            if m.status(response, 200, role):
+                if api:
+                    want = {m.world[t]["dataset"].pk for t in visible}
+                    m.expect(set(response.json()["datasets"]) == want, role, f"lists {response.json()}")
+                else:
+                    m.no_leak(response, role, visible)
+        elif route.name.endswith("download"):
+            response = client.get(url)
+            if m.status(response, 200, role):
+                archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+                shown = {t for t in TARGETS if any(token(t) in n for n in archive.namelist())}
+                m.expect(shown == visible, role, f"archive shows {shown}, want {visible}")
+        elif route.name.endswith(("remove", "clear")):
+            body = {"datasets": ids} if api else {"dataset": ids}
+            response = client.post(url, body, content_type="application/json") if api else client.post(url, body)
+            m.status(response, 200 if api else 302, role)
+            m.expect(selection_count(user) == 0, role, "not emptied")
+            if not api:
+                m.status(client.get(url), 405, role, "GET")
+        selection_clear(user=user)
+
+
 def staff_page(allowed: set[str], *, shows_released: bool):
     """Embargoed data: admins and instrument scientists; anonymous visitors are asked to sign in."""
 
@@ -532,6 +621,20 @@ RULES = {
     "dataset-image": image,
     "datafile-download": file_bytes(lambda w, t: {"pk": w[t]["dataset"].pk, "file_pk": w[t]["datafile"].pk}),
     "api:datafile-download": file_bytes(lambda w, t: {"pk": w[t]["datafile"].pk}),
+    # ZIPs (catalogue/storage/zips.py) and the selection.
+    "dataset-download": zip_bytes("dataset"),
+    "investigation-download": zip_bytes("investigation"),
+    "api:dataset-download": zip_bytes("dataset"),
+    "api:investigation-download": zip_bytes("investigation"),
+    "selection": selection,
+    "selection-download": selection,
+    "selection-add": selection,
+    "selection-remove": selection,
+    "selection-clear": selection,
+    "api:selection-list": selection,
+    "api:selection-download": selection,
+    "api:selection-remove": selection,
+    "api:selection-clear": selection,
     "api:investigation-detail": object_page("investigation"),
     "api:sample-detail": object_page("sample"),
     "api:dataset-detail": object_page("dataset"),
