@@ -409,6 +409,7 @@ API_KEY_FAILURE_LIMIT = env.int("API_KEY_FAILURE_LIMIT", default=10)
 API_KEY_LOCKOUT_SECONDS = env.int("API_KEY_LOCKOUT_SECONDS", default=300)
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / "var" / "mail"))  # the file backend's folder
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="data-portal@localhost")
 
 LOGGING = {

@@ -177,8 +177,12 @@ def _prepared(request) -> PreparedDownload:
 
 
 def _prepared_datasets(request, prepared: PreparedDownload):
-    # Read access is checked again: a release date may have moved since.
-    return selectors.readable_datasets(actor_for(request)).filter(pk__in=prepared.dataset_ids)
+    """Its datasets, read access checked again: a release date may have moved since (then the whole
+    prepared download answers as a missing one, never as part of it)."""
+    datasets = selectors.readable_datasets(actor_for(request)).filter(pk__in=prepared.dataset_ids)
+    if datasets.count() != len(prepared.dataset_ids):
+        raise NotFound("preparedId: no such prepared download.")
+    return datasets
 
 
 class IsPrepared(APIView):

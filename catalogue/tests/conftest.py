@@ -56,6 +56,17 @@ def data_root(settings, tmp_path) -> Path:
     return folder
 
 
+@pytest.fixture
+def archive_root(settings, tmp_path) -> Path:
+    """The filesystem archive ("tape") of the test, with no mount delay and few restore retries."""
+    root = tmp_path / "archive"
+    settings.STORAGE_BACKEND = "filesystem"
+    settings.STORAGE_ARCHIVE_ROOT = root
+    settings.STORAGE_RESTORE_DELAY = 0
+    settings.STORAGE_RESTORE_RETRIES = 2
+    return root
+
+
 def proposal_folder(data_root: Path, proposal: str) -> Path:
     """The data folder of a proposal's investigation under TEST_FOLDER_PATTERN (MX-1's: data_root)."""
     return data_root.parent / "".join(c for c in proposal.lower() if c.isalnum())

@@ -116,10 +116,11 @@ def start_server(env: dict, log: Path, *, workers: int = 1) -> tuple[Process, st
     return server, url
 
 
-def start_worker(env: dict, log: Path, *, name: str, concurrency: int = 2) -> Process:
+def start_worker(env: dict, log: Path, *, name: str, concurrency: int = 2, queues: str = "celery") -> Process:
     """A Celery worker as production runs it (a pool of threads), ready when its log says so."""
     command = [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "threads", "-c", str(concurrency)]
-    command += ["-n", name, "--loglevel=INFO", "--without-heartbeat", "--without-mingle", "--without-gossip"]
+    command += ["-n", name, "-Q", queues, "--loglevel=INFO", "--without-heartbeat", "--without-mingle"]
+    command += ["--without-gossip"]
     log.touch()
     start = log.stat().st_size
     worker = Process(command, log, env).start()

@@ -24,8 +24,9 @@ from django.test import Client
 from django.urls import URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from catalogue.models import AuditEntry, Datafile, Investigation
+from catalogue.models import AuditEntry, Datafile, Dataset, Investigation, PreparedDownload, RestoreJob
 from catalogue.storage.selection import selection_add, selection_clear, selection_count
+from shipping.models import Address, Item, Parcel, Shipment
 from techniques.models import DatasetDefinition
 
 from .conftest import investigation_folder, make_dataset, make_sample, make_user, parameter_type
@@ -139,6 +140,8 @@ def world(
     # A released dataset processed from embargoed data, and embargoed processing of released data.
     world["released"]["dataset"].inputs.add(world["embargoed"]["dataset"], world["other"]["dataset"])
     world["other"]["dataset"].inputs.add(world["released"]["dataset"])
+    for target in TARGETS:
+        world[target].update(shipping_world(world[target], target))
     admin = make_user("root", is_staff=True, is_superuser=True)
     people = {
         "participant": participant,
@@ -155,6 +158,22 @@ def world(
         clients[role] = Client(headers={"authorization": f"Api-Key {secret}"})
     world["clients"] = clients
     return world
+
+
+def shipping_world(objects: dict, target: str) -> dict:
+    """A shipment of the target's investigation with one parcel holding its sample."""
+    address = Address.objects.create(name="Ada", address="1 Road", postal_code="1", city="Town", country="Utopia")
+    shipment = Shipment.objects.create(
+        investigation=objects["investigation"],
+        name=f"shipment-{token(target)}",
+        shipping_address=address,
+        return_address=address,
+    )
+    parcel = Parcel.objects.create(
+        shipment=shipment, name=f"parcel-{token(target)}", barcode=f"BC-{target}", storage_conditions="4 °C"
+    )
+    item = Item.objects.create(parcel=parcel, type=Item.Type.SAMPLE, name="s", sample=objects["sample"])
+    return {"shipment": shipment, "parcel": parcel, "item": item}
 
 
 class Matrix:
@@ -456,6 +475,125 @@ def selection(m: Matrix):
         selection_clear(user=user)
 
 
+PORTAL_PEOPLE = {"participant", "other_user", "scientist", "other_scientist", "admin"}
+
+
+def _archived(m: Matrix) -> None:
+    Dataset.objects.filter(pk__in=[m.world[t]["dataset"].pk for t in TARGETS]).update(storage_status="archived")
+
+
+def restore_form(m: Matrix):
+    """The portal's restore: people only (others are asked to sign in); a restore job only for a
+    dataset the person reads, a hidden one restoring nothing, as a missing one."""
+    url = m.route.url()
+    _archived(m)
+    for role in ROLES:
+        client = m.world["clients"][role]
+        m.status(client.get(url), 405, role, "GET")
+        for target in (*TARGETS, "missing"):
+            RestoreJob.objects.all().delete()
+            pk = MISSING if target == "missing" else m.world[target]["dataset"].pk
+            response = client.post(url, {"dataset": pk, "next": "/"})
+            if role not in PORTAL_PEOPLE:
+                m.signin_redirect(response, role, target)
+            else:
+                m.status(response, 302, role, target)
+            restored = RestoreJob.objects.filter(dataset_id=pk).exists()
+            m.expect(restored == (role in PORTAL_PEOPLE and target != "missing" and sees(role, target, False)), role,
+                     f"restore job: {restored}", target)  # fmt: skip
+
+
+def my_requests(m: Matrix):
+    """A person's own requests only; others are asked to sign in."""
+    url = m.route.url()
+    for role in ROLES:
+        response = m.call(role, url)
+        if role not in PORTAL_PEOPLE:
+            m.signin_redirect(response, role)
+        elif m.status(response, 200, role):
+            m.no_leak(response, role)
+
+
+def archive_now(m: Matrix):
+    """Staff's archive action: the instrument's scientists and admins; people who read the dataset
+    but do not manage its instrument are refused; a hidden dataset answers as a missing one."""
+    for role in ROLES:
+        client = m.world["clients"][role]
+        for target in TARGETS:
+            # Twice: the first shows (and clears) the messages of the archives before it.
+            missing = [client.post(m.route.url(pk=MISSING), {"reason": "r"}) for _ in range(2)][-1]
+            url = m.route.url(pk=m.world[target]["dataset"].pk)
+            m.status(client.get(url), 405, role, f"{target} GET")
+            response = client.post(url, {"reason": "r"})
+            if role not in PORTAL_PEOPLE:
+                m.signin_redirect(response, role, target)
+            elif not sees(role, target, False):
+                m.like_missing(response, missing, url, m.route.url(pk=MISSING), role, target)
+            elif role in MANAGES[INSTRUMENT_OF[target]]:
+                m.status(response, 302, role, target)
+            else:
+                m.status(response, 403, role, target)
+
+
+def ids_read(m: Matrix):
+    """IDS's status and size: for data the caller reads; hidden ids answer as missing ones, by field."""
+    missing_url = f"{m.route.url()}?datasetIds={MISSING}"
+    for role in ROLES:
+        missing = m.call(role, missing_url)
+        m.status(missing, 404, role, "missing")
+        for target in TARGETS:
+            for field, kind in (("datasetIds", "dataset"), ("investigationIds", "investigation")):
+                url = f"{m.route.url()}?{field}={m.world[target][kind].pk}"
+                response = m.call(role, url)
+                if not sees(role, target, True):
+                    m.expect(
+                        response.status_code == 404 and field in response.json()["detail"], role, "not 404", target
+                    )
+                else:
+                    m.status(response, 200, role, target)
+    read_only_api(m, m.route.url())
+
+
+def ids_write(m: Matrix):
+    """IDS's restore and prepareData: hidden ids answer as missing ones; a restore is for people
+    (instrument keys are refused, anonymous callers asked to authenticate)."""
+    restore = m.route.name == "api:ids-restore"
+    _archived(m) if restore else None
+    for role in ROLES:
+        for target in TARGETS:
+            RestoreJob.objects.all().delete()
+            pk = m.world[target]["dataset"].pk
+            response = m.call(role, f"{m.route.url()}?datasetIds={pk}", "post")
+            if not sees(role, target, True):
+                m.status(response, 404, role, target)
+            elif restore and role == "anonymous":
+                m.status(response, (401, 403), role, target)
+            elif restore and role in KEYS:
+                m.status(response, 403, role, target)
+            else:
+                m.status(response, 202 if restore else 200, role, target)
+            m.expect(RestoreJob.objects.exists() == (restore and response.status_code == 202), role, "job", target)
+
+
+def ids_prepared(m: Matrix):
+    """A prepared download (isPrepared, getData): its owner's, and only while they read its data."""
+    for role in ROLES:
+        client = m.world["clients"][role]
+        user = auth.get_user(client) if role in PORTAL_PEOPLE else None
+        missing = m.call(role, f"{m.route.url()}?preparedId=nope")
+        m.status(missing, 404, role, "missing")
+        for target in TARGETS:
+            prepared = PreparedDownload.objects.create(
+                id=f"{role}-{target}", user=user, dataset_ids=[m.world[target]["dataset"].pk]
+            )
+            response = m.call(role, f"{m.route.url()}?preparedId={prepared.id}")
+            if not sees(role, target, True):
+                m.status(response, 404, role, target)
+            elif m.status(response, 200, role, target) and m.route.name == "api:ids-is-prepared":
+                m.expect(response.content == b"true", role, "not prepared", target)
+    read_only_api(m, m.route.url())
+
+
 def staff_page(allowed: set[str], *, shows_released: bool):
     """Embargoed data: admins and instrument scientists; anonymous visitors are asked to sign in."""
 
@@ -572,12 +710,146 @@ ADMIN_STATUS = {
     "admin:catalogue_instrumentapikey_delete": 403,
     "admin:catalogue_downloadrecord_add": 403,  # download records are read-only
     "admin:catalogue_downloadrecord_delete": 403,  # keys are revoked, not deleted
+    "admin:catalogue_restorejob_add": 403,  # restore jobs are made by restore requests only
+    "admin:catalogue_restorejob_delete": 403,
     "admin:admin/(?P<url>.*)$": 404,
     # django-axes' records of failed sign-ins: written by the lockout, never by hand
     "admin:axes_accessattempt_add": 403,
     "admin:axes_accesslog_add": 403,
     "admin:axes_accessfailurelog_add": 403,
 }
+
+
+# --- Shipping: never public; a released investigation's parcels stay private ---------------------
+
+SHIPS = {
+    "embargoed": {"participant", "scientist", "admin", "key"},
+    "released": {"participant", "scientist", "admin", "key"},
+    "other": {"other_scientist", "admin", "other_key"},
+}
+SHIPPING_STAFF = {"scientist", "other_scientist", "admin"}  # the stores and statistics pages
+
+
+def ships(role: str, target: str, api: bool) -> bool:
+    return (api or role not in KEYS) and role in SHIPS[target]
+
+
+def ship_leaks(m: Matrix, response, role: str, api: bool, shown=(), where: str = "") -> None:
+    body = response.content.decode(errors="replace")
+    for target in TARGETS:
+        present = token(target) in body
+        if not ships(role, target, api):
+            m.expect(not present, role, f"leaks {target}", where)
+        elif target in shown:
+            m.expect(present, role, f"does not show {target}", where)
+
+
+def shipping_page(kind: str = "", kwargs=None, signed_in_only: bool = False, method: str = "get", shows=()):
+    """A portal page: anonymous visitors and keys are asked to sign in; without an object, the
+    signed-in (or the staff) get it, showing the targets in shows they may see; with an object (kind),
+    whoever does not see it gets exactly a missing one's 404; POST-only pages answer GET with 405."""
+    kwargs = kwargs or (lambda w, t: {"pk": w[t][kind].pk})
+
+    def check(m: Matrix):
+        if not kind:
+            url = m.route.url()
+            for role in ROLES:
+                response = m.call(role, url)
+                if role == "anonymous" or role in KEYS:
+                    m.signin_redirect(response, role)
+                elif signed_in_only or role in SHIPPING_STAFF:
+                    if m.status(response, 200, role):
+                        ship_leaks(m, response, role, False, shown=shows)
+                else:
+                    m.status(response, 404, role)
+            return
+        missing_url = m.route.url(**dict.fromkeys(kwargs(m.world, "released"), MISSING))
+        for role in ROLES:
+            missing = m.call(role, missing_url, method)
+            for target in TARGETS:
+                url = m.route.url(**kwargs(m.world, target))
+                response = m.call(role, url, method)
+                if role == "anonymous" or role in KEYS:
+                    m.signin_redirect(response, role, target)
+                elif not ships(role, target, api=False):
+                    m.like_missing(response, missing, url, missing_url, role, target)
+                elif method == "post":
+                    m.status(response, (302, 400, 403), role, target)
+                elif m.status(response, 200, role, target) and response["Content-Type"].startswith("text/html"):
+                    ship_leaks(m, response, role, False, shown={target}, where=target)
+                if method == "post" and ships(role, target, api=False):
+                    m.status(m.call(role, url), 405, role, f"{target} GET")
+
+    return check
+
+
+def item_delete(m: Matrix):
+    """Removing an item: the investigation's users (participant, admin) while the parcel is not sent;
+    everyone else as if it were missing."""
+    missing_url = m.route.url(pk=MISSING, item_pk=MISSING)
+    for role in ROLES:
+        missing = m.call(role, missing_url, "post")
+        for target in TARGETS:
+            parcel = m.world[target]["parcel"]
+            item = Item.objects.create(parcel=parcel, type=Item.Type.TOOL, name=f"tool-{role}")
+            url = m.route.url(pk=parcel.pk, item_pk=item.pk)
+            response = m.call(role, url, "post")
+            if role == "anonymous" or role in KEYS:
+                m.signin_redirect(response, role, target)
+            elif role in ("participant", "admin") and ships(role, target, api=False):
+                if m.status(response, 302, role, target):
+                    m.call(role, response["Location"])  # the parcel's page, showing the removal's message
+                m.expect(not Item.objects.filter(pk=item.pk).exists(), role, "not deleted", target)
+            else:
+                m.like_missing(response, missing, url, missing_url, role, target)
+                m.expect(Item.objects.filter(pk=item.pk).exists(), role, "deleted", target)
+
+
+def tracking_api(m: Matrix):
+    """The beamline API: keys and people; another's parcel answers like a missing one."""
+    name = m.route.name
+    if name == "tracking:parcel-list":
+        url = m.route.url()
+        running = {"key": {"embargoed"}, "other_key": {"other"}}  # each instrument's last session
+        for role in ROLES:
+            response = m.call(role, url)
+            if role == "anonymous":
+                m.status(response, 401, role)
+            elif role in KEYS:
+                if m.status(response, 200, role):
+                    got = {row["_id"] for row in response.json()}
+                    want = {str(m.world[t]["parcel"].pk) for t in running[role]}
+                    m.expect(got == want, role, f"lists {got}, want {want}")
+            else:
+                m.status(response, 400, role)  # a person names the session
+            for target in TARGETS:
+                response = m.call(role, url, data={"investigationId": m.world[target]["investigation"].pk})
+                if role == "anonymous":
+                    m.status(response, 401, role, target)
+                elif not ships(role, target, api=True):
+                    m.status(response, 404, role, target)
+                elif m.status(response, 200, role, target):
+                    got = [row["_id"] for row in response.json()]
+                    m.expect(got == [str(m.world[target]["parcel"].pk)], role, f"lists {got}", target)
+        return
+    post = name == "tracking:parcel-status"
+    missing_url = m.route.url(pk=MISSING)
+    for role in ROLES:
+        missing = m.call(role, missing_url, "post" if post else "get", {"status": "BEAMLINE"} if post else None)
+        for target in TARGETS:
+            url = m.route.url(pk=m.world[target]["parcel"].pk)
+            response = m.call(role, url, "post", {"status": "BEAMLINE"}) if post else m.call(role, url)
+            if role == "anonymous":
+                m.status(response, 401, role, target)
+            elif not ships(role, target, api=True):
+                m.like_missing(response, missing, url, missing_url, role, target)
+            elif post:  # a created parcel does not go to the beamline: refused, nothing written
+                m.status(response, 400, role, target)
+            elif m.status(response, 200, role, target):
+                m.expect(response.json()["_id"] == str(m.world[target]["parcel"].pk), role, "another", target)
+            for method in WRITES if not post else ("get", "put", "patch", "delete"):
+                if role == "admin":
+                    m.status(m.call(role, url, method), 405, role, f"{target} {method}")
 
 
 def exempt(reason: str):
@@ -640,11 +912,40 @@ RULES = {
     "api:dataset-detail": object_page("dataset"),
     "api:dataset-status": object_page("dataset"),
     "api:datafile-detail": object_page("datafile"),
+    # Archive and restore (catalogue/storage).
+    "dataset-storage": object_page("dataset", shows=False),
+    "dataset-archive": archive_now,
+    "storage-restore": restore_form,
+    "my-requests": my_requests,
+    "api:ids-get-status": ids_read,
+    "api:ids-get-size": ids_read,
+    "api:ids-restore": ids_write,
+    "api:ids-prepare-data": ids_write,
+    "api:ids-is-prepared": ids_prepared,
+    "api:ids-get-data": ids_prepared,
     # Staff views.
     "embargoed-list": staff_page({"admin", "scientist", "other_scientist"}, shows_released=False),
     "beamline-detail": beamline(shows=TARGETS),
     "beamline-calendar": beamline(shows=("embargoed", "other")),  # the feed's past is one year
     "investigation-release-date": release_date,
+    # Shipping: signed-in people; shipments and parcels of the investigations they take part in or
+    # whose instrument they run; the stores and statistics pages for staff; the beamline API.
+    "shipping:shipment-list": shipping_page(signed_in_only=True, shows=TARGETS),
+    "shipping:shipment-create": shipping_page(signed_in_only=True),
+    "shipping:address-create": shipping_page(signed_in_only=True),
+    "shipping:stores": shipping_page(),
+    "shipping:statistics": shipping_page(),
+    "shipping:shipment-detail": shipping_page("shipment"),
+    "shipping:parcel-detail": shipping_page("parcel"),
+    "shipping:parcel-labels": shipping_page("parcel"),
+    "shipping:sample-tracking": shipping_page("sample"),
+    "shipping:parcel-status": shipping_page("parcel", method="post"),
+    "shipping:item-create": shipping_page("parcel", method="post"),
+    "shipping:samplesheet-import": shipping_page("parcel", method="post"),
+    "shipping:item-delete": item_delete,
+    "tracking:parcel-list": tracking_api,
+    "tracking:parcel-detail": tracking_api,
+    "tracking:parcel-status": tracking_api,
     # Sign-in and sign-out flows (tested with their own provider).
     "logout": exempt("POST only; no data"),
     "admin:logout": exempt("POST only; no data"),

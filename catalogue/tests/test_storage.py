@@ -25,19 +25,9 @@ from catalogue.storage.backends import (
 
 from .conftest import investigation_folder, make_dataset, make_user, user_client
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("archive_root")]
 
 ONLINE, ARCHIVED, RESTORING = "online", "archived", "restoring"
-
-
-@pytest.fixture(autouse=True)
-def archive_root(settings, tmp_path):
-    root = tmp_path / "archive"
-    settings.STORAGE_BACKEND = "filesystem"
-    settings.STORAGE_ARCHIVE_ROOT = root
-    settings.STORAGE_RESTORE_DELAY = 0
-    settings.STORAGE_RESTORE_RETRIES = 2
-    return root
 
 
 @pytest.fixture

@@ -300,3 +300,121 @@ def test_sendfile_hands_the_file_to_nginx_after_the_checks(datasets, participant
         assert user_client(participant).get(url).status_code == 404  # and the real-path check
     finally:
         _get_sendfile.cache_clear()
+
+
+# --- Through a real gunicorn: 5 GB, 70,000 files, the worker's memory ---------------------------
+
+FIVE_GB = 5 * 2**30
+MANY = 70_000
+
+
+def _worker_pid(master: int) -> int:
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/status") as status:
+                    fields = dict(line.split(":", 1) for line in status if ":" in line)
+            except OSError:
+                continue
+            if int(fields["PPid"]) == master:
+                return int(entry)
+    raise AssertionError("no gunicorn worker")
+
+
+def _peak_rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        line = next(line for line in status if line.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
+
+
+def _download_sparse(url: str, path) -> int:
+    """The answer written to disk, holes where it is all zeros (a 5 GB archive of zeros takes
+    almost no space); returns its length."""
+    import requests
+
+    length = 0
+    with requests.get(url, stream=True, timeout=120) as response, open(path, "wb") as out:
+        assert response.status_code == 200, response.text[:500]
+        assert int(response.headers["Content-Length"]) > 0
+        for block in response.iter_content(chunk_size=2**20):
+            if block.count(0) == len(block):
+                out.seek(len(block), os.SEEK_CUR)
+            else:
+                out.write(block)
+            length += len(block)
+        out.truncate(length)
+        assert length == int(response.headers["Content-Length"])
+    return length
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_five_gigabytes_and_seventy_thousand_files_through_gunicorn(
+    released_investigation, data_root, tmp_path, record_property
+):
+    """The archives test clean (every CRC) and the worker's peak memory stays flat: the same after
+    a 5 GB archive as after a small one."""
+    from django.conf import settings
+    from django.db import connection
+
+    from .processes import app_env, database_url, start_server
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL shared with the server process (run `make test`)")
+    folder = investigation_folder(data_root, released_investigation)
+    small = write_dataset(released_investigation, folder / "small", {"a.h5": b"a" * 1000})
+    big_folder = folder / "big"
+    big_folder.mkdir(parents=True)
+    with open(big_folder / "zeros.raw", "wb") as sparse:
+        os.truncate(sparse.fileno(), FIVE_GB)
+    big = make_dataset(released_investigation, str(big_folder))
+    Datafile.objects.create(dataset=big, path="zeros.raw", size=FIVE_GB)
+    Dataset.objects.filter(pk=big.pk).update(file_count=1, size=FIVE_GB, complete=True)
+    many_folder = folder / "many"
+    for k in range(MANY // 1000):
+        (many_folder / f"d{k:02d}").mkdir(parents=True)
+    rows = []
+    for i in range(MANY):
+        path = f"d{i // 1000:02d}/f{i:05d}.txt"
+        (many_folder / path).write_bytes(b"%05d" % i)
+        rows.append(Datafile(dataset_id=0, path=path, size=5))
+    many = make_dataset(released_investigation, str(many_folder))
+    for row in rows:
+        row.dataset_id = many.pk
+    Datafile.objects.bulk_create(rows, batch_size=10_000)
+    Dataset.objects.filter(pk=many.pk).update(file_count=MANY, size=5 * MANY, complete=True)
+
+    env = app_env(
+        DATABASE_URL=database_url(connection.settings_dict),
+        CELERY_BROKER_URL="",
+        DATA_ROOTS=str(data_root.parent),
+        DATA_FOLDER_PATTERN=settings.DATA_FOLDER_PATTERN,
+    )
+    server, url = start_server(env, tmp_path / "gunicorn.log")
+    try:
+        worker = _worker_pid(server.popen.pid)
+        _download_sparse(f"{url}{reverse('dataset-download', args=[small.pk])}", tmp_path / "small.zip")
+        after_small = _peak_rss_mb(worker)
+        _download_sparse(f"{url}{reverse('dataset-download', args=[big.pk])}", tmp_path / "big.zip")
+        after_big = _peak_rss_mb(worker)
+        _download_sparse(f"{url}{reverse('dataset-download', args=[many.pk])}", tmp_path / "many.zip")
+        after_many = _peak_rss_mb(worker)
+    finally:
+        server.stop()
+    record_property("peak_rss_mb", {"small": after_small, "5GB": after_big, "70000 files": after_many})
+    print(f"worker peak RSS, MB: {after_small:.0f}; after 5 GB {after_big:.0f}; after 70,000 files {after_many:.0f}")
+    with zipfile.ZipFile(tmp_path / "big.zip") as archive:
+        info = archive.getinfo(f"{dataset_folder(big.pk, big.name)}/zeros.raw")
+        assert info.file_size == FIVE_GB
+        crc = 0
+        zeros = bytes(2**24)
+        for _ in range(FIVE_GB // len(zeros)):
+            crc = zlib.crc32(zeros, crc)
+        assert crc == info.CRC  # what the server computed while streaming
+        assert archive.read("MANIFEST.tsv").decode().splitlines()[1].split("\t")[1] == str(FIVE_GB)
+    with zipfile.ZipFile(tmp_path / "many.zip") as archive:
+        assert len(archive.infolist()) == MANY + 2  # the files, the folder, the manifest
+        assert archive.testzip() is None
+        assert archive.read(f"{dataset_folder(many.pk, many.name)}/d69/f69999.txt") == b"69999"
+    assert after_big < 150 and after_many < 150
+    assert after_big - after_small < 10  # 5 GB more bytes: no more memory
