@@ -12,6 +12,11 @@ import os
 
 workers = int(os.environ.get("WEB_CONCURRENCY", 2 * (os.cpu_count() or 1) + 1))
 preload_app = True
+# A sync worker streaming a response cannot tell the master it is alive, and is killed after
+# `timeout` seconds: this bounds a download's duration (a single file goes out through the web
+# server with DOWNLOAD_SENDFILE; a ZIP is streamed by the worker). Above DOWNLOAD_BULK_THRESHOLD
+# the portal points to the bulk tool.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", 3600))
 
 
 def post_worker_init(worker):
