@@ -264,11 +264,29 @@ CELERY_BEAT_SCHEDULE = {
     "archive-due-datasets": {"task": "catalogue.tasks.archive_due_datasets", "schedule": 24 * 3600.0},
     "release-restored-datasets": {"task": "catalogue.tasks.release_restored_datasets", "schedule": 3600.0},
     "reconcile-restores": {"task": "catalogue.tasks.reconcile_restores", "schedule": 600.0},
+    "publish-released-sessions": {"task": "doi.tasks.publish_released_sessions", "schedule": 3600.0},
+    "reconcile-publications": {"task": "doi.tasks.reconcile_publications", "schedule": 600.0},
 }
 # Restores have their own queue (and worker): tape drives are few, and a restore takes hours.
 CELERY_TASK_ROUTES = {"catalogue.tasks.restore_dataset": {"queue": STORAGE_RESTORE_QUEUE}}
 # The user office's export (JSON or CSV, see docs/user-office-export.json); empty: no periodic sync.
 USER_OFFICE_EXPORT = env.str("USER_OFFICE_EXPORT", default="")
+
+# --- Publication (doi/) ----------------------------------------------------------------------
+# DataCite's REST API (https://api.test.datacite.org for tests); minting is on only when the URL,
+# the prefix, the user and the password are all set. Unset, DOIs are local (under DOI_LOCAL_PREFIX,
+# DataCite's documented test prefix) and publications become findable on the portal only.
+DATACITE_URL = env.str("DATACITE_URL", default="")
+DATACITE_PREFIX = env.str("DATACITE_PREFIX", default="")
+DATACITE_USER = env.str("DATACITE_USER", default="")
+DATACITE_PASSWORD = env.str("DATACITE_PASSWORD", default="")
+DATACITE_TIMEOUT = env.float("DATACITE_TIMEOUT", default=20.0)
+DOI_LOCAL_PREFIX = env.str("DOI_LOCAL_PREFIX", default="10.5072")
+DOI_LICENCE = env.str("DOI_LICENCE", default="CC-BY-4.0")  # SPDX identifier
+DOI_REVIEW = env.bool("DOI_REVIEW", default=False)  # staff review a selection DOI before it is published
+DOI_PUBLISHER = env.str("DOI_PUBLISHER", default="")  # empty: FACILITY_NAME
+# Publications still waiting for DataCite this long after their task was sent are sent again (beat).
+DOI_RECONCILE_SECONDS = env.int("DOI_RECONCILE_SECONDS", default=3 * 3600)
 
 # --- API ------------------------------------------------------------------------------------
 # The dataset and file lists count their results up to this number and say when there are more
@@ -407,6 +425,13 @@ AXES_DISABLE_ACCESS_LOG = True  # keep failures only, not a row per successful s
 # key it sends. Counted in the cache: set CACHE_URL to Redis in production so that all processes share it.
 API_KEY_FAILURE_LIMIT = env.int("API_KEY_FAILURE_LIMIT", default=10)
 API_KEY_LOCKOUT_SECONDS = env.int("API_KEY_LOCKOUT_SECONDS", default=300)
+
+# The electronic logbook (logbook/): attachments are stored under LOGBOOK_ATTACHMENT_ROOT with generated
+# names, each at most LOGBOOK_MAX_ATTACHMENT_MB. An experiment's logbook stays private to its participants
+# and its instrument's staff after the data's release unless LOGBOOK_PUBLIC_AFTER_RELEASE (ESRF's choice).
+LOGBOOK_ATTACHMENT_ROOT = Path(env.str("LOGBOOK_ATTACHMENT_ROOT", default=str(BASE_DIR / "var" / "logbook")))
+LOGBOOK_MAX_ATTACHMENT_MB = env.int("LOGBOOK_MAX_ATTACHMENT_MB", default=10)
+LOGBOOK_PUBLIC_AFTER_RELEASE = env.bool("LOGBOOK_PUBLIC_AFTER_RELEASE", default=False)
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / "var" / "mail"))  # the file backend's folder

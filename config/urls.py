@@ -13,7 +13,12 @@ urlpatterns = [
     path("api/v1/", include(("catalogue.api.urls", "api"), namespace="api")),
     # The beamline software's parcels and statuses (instrument API key), beside the catalogue's API.
     path("api/v1/", include("shipping.api.urls")),
+    # The electronic logbook's API (events, attachments), beside the catalogue's.
+    path("api/v1/", include("logbook.api.urls")),
     path("techniques/", include("techniques.urls")),
     path("shipping/", include("shipping.urls")),
+    # The logbook pages (investigations/<pk>/logbook/, beamlines/<name>/logbook/...) and ICAT+'s
+    # /dataacquisition/ routes that pyicat-plus posts to.
+    path("", include("logbook.urls")),
     path("", include("catalogue.urls")),
 ]
