@@ -44,6 +44,7 @@ run: venv assets
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py sync_techniques
 	$(PY) manage.py load_demo
+	$(PY) manage.py load_doi_demo
 	$(PY) manage.py load_logbook_demo
 	$(PY) manage.py load_shipping_demo
 	@echo "Serving the portal on http://127.0.0.1:$(PORT)/ (Ctrl-C to stop)"

@@ -3,6 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from mozilla_django_oidc.views import OIDCLogoutView
 
+from doi import views as doi_views
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
@@ -17,6 +19,9 @@ urlpatterns = [
     path("api/v1/", include("logbook.api.urls")),
     path("techniques/", include("techniques.urls")),
     path("shipping/", include("shipping.urls")),
+    # Publication: DOI landing pages and minting (doi/urls.py), OAI-PMH, the PaNOSC search API.
+    path("doi/", include("doi.urls")),
+    path("oai", doi_views.oai_pmh, name="oai-pmh"),
     # The logbook pages (investigations/<pk>/logbook/, beamlines/<name>/logbook/...) and ICAT+'s
     # /dataacquisition/ routes that pyicat-plus posts to.
     path("", include("logbook.urls")),

@@ -105,7 +105,9 @@ def metadata(publication: Publication, facts: Facts, people) -> dict:
     contributors = [
         _person(p) | {"contributorType": p.contributor_type or "Other"} for p in people if p.role == p.Role.CONTRIBUTOR
     ]
-    contributors.append({"name": publisher_name(), "nameType": "Organizational", "contributorType": "HostingInstitution"})
+    contributors.append(
+        {"name": publisher_name(), "nameType": "Organizational", "contributorType": "HostingInstitution"}
+    )
     year = (publication.published or publication.created).year
     dates = [{"date": str(year), "dateType": "Issued"}]
     if facts.start and facts.end:
@@ -130,7 +132,10 @@ def metadata(publication: Publication, facts: Facts, people) -> dict:
             else {"subject": name}
             for name, panet in facts.techniques
         ]
-        + [{"subject": f"{name}{f' ({full})' if full else ''}", "subjectScheme": "Instrument"} for name, full in facts.instruments],
+        + [
+            {"subject": f"{name}{f' ({full})' if full else ''}", "subjectScheme": "Instrument"}
+            for name, full in facts.instruments
+        ],
         "contributors": contributors,
         "dates": dates,
         "language": "en",

@@ -173,4 +173,5 @@ def citation(data: dict) -> str:
     names = [p["name"] for p in _creators(data)]
     authors = "; ".join(names[:20]) + ("; et al." if len(names) > 20 else "")
     title = data["titles"][0]["title"].rstrip(".")
-    return f"{authors} ({data['publicationYear']}). {title} [Data set]. {data['publisher']['name']}. {DOI_URL}{data['doi']}"
+    publisher = data["publisher"]["name"]
+    return f"{authors} ({data['publicationYear']}). {title} [Data set]. {publisher}. {DOI_URL}{data['doi']}"

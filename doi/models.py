@@ -78,6 +78,9 @@ class Publication(models.Model):
     def __str__(self):
         return f"{self.doi} {self.title}"
 
+    def get_absolute_url(self):
+        return reverse("doi:landing", kwargs={"prefix": self.prefix, "suffix": self.suffix})
+
     @property
     def prefix(self) -> str:
         return self.doi.partition("/")[0]
@@ -89,9 +92,6 @@ class Publication(models.Model):
     @property
     def is_public(self) -> bool:
         return self.state in (self.State.FINDABLE, self.State.WITHDRAWN)
-
-    def get_absolute_url(self):
-        return reverse("doi:landing", kwargs={"prefix": self.prefix, "suffix": self.suffix})
 
 
 class PublicationPerson(models.Model):

@@ -8,6 +8,7 @@ on a landing page carry whether the reader may open them (released data are publ
 
 from django.db.models import BooleanField, ExpressionWrapper, Max, Min, Q, QuerySet, Sum, Value
 from django.http import Http404
+from django.utils import timezone
 
 from catalogue.access import Actor, investigation_q
 from catalogue.models import Dataset, Instrument, Investigation, InvestigationUser
@@ -82,10 +83,15 @@ def publication_datasets(publication: Publication) -> QuerySet[Dataset]:
 def landing_datasets(actor: Actor, publication: Publication, limit: int = 200) -> list[Dataset]:
     """The publication's datasets with `readable` (the actor may open it), its investigation's
     release date and storage state; at most `limit`."""
-    readable = Value(True) if actor.is_admin else ExpressionWrapper(investigation_q(actor, "investigation__"), BooleanField())
+    readable = (
+        Value(True) if actor.is_admin else ExpressionWrapper(investigation_q(actor, "investigation__"), BooleanField())
+    )
     return list(
         publication_datasets(publication)
-        .annotate(readable=readable)
+        .annotate(
+            readable=readable,
+            released=ExpressionWrapper(Q(investigation__release_date__lte=timezone.now()), BooleanField()),
+        )
         .select_related("investigation")
         .only("name", "size", "file_count", "storage_status", "investigation__release_date")
         .order_by("start_date", "id")[:limit]
@@ -106,8 +112,8 @@ def publication_facts(publication: Publication) -> Facts:
         size=totals["size"] or 0,
         techniques=tuple((t.name, t.panet_id) for t in techniques),
         instruments=tuple((i.name, i.full_name) for i in instruments),
-        start=totals["start"] or spans["start"],
-        end=totals["end"] or spans["end"],
+        start=totals["start"] if totals["start"] and totals["end"] else spans["start"],
+        end=totals["end"] if totals["start"] and totals["end"] else spans["end"],
         release=spans["release"],
         proposals=tuple(sorted({f"{i.name}" for i in investigations})),
     )

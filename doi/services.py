@@ -20,7 +20,7 @@ from catalogue.storage.selection import selection_datasets
 
 from . import datacite
 from .models import Publication, PublicationPerson
-from .selectors import MINTERS, publication_datasets, publication_facts
+from .selectors import MINTERS, publication_facts
 
 State = Publication.State
 ORCID = re.compile(r"^\d{4}-\d{4}-\d{4}-\d{3}[\dX]$")
@@ -69,16 +69,19 @@ def _check_metadata(publication: Publication) -> None:
         raise ValidationError({"metadata": errors})
 
 
-def _may_manage(actor: Actor, publication: Publication) -> bool:
+def may_manage(actor: Actor, publication: Publication) -> bool:
     if actor.is_admin:
         return True
     if not actor.is_person:
         return False
     if publication.owner_id == actor.user.pk:
         return True
-    return publication.kind == Publication.Kind.SESSION and InvestigationUser.objects.filter(
-        user=actor.user, investigation_id=publication.investigation_id, role__in=MINTERS
-    ).exists()
+    return (
+        publication.kind == Publication.Kind.SESSION
+        and InvestigationUser.objects.filter(
+            user=actor.user, investigation_id=publication.investigation_id, role__in=MINTERS
+        ).exists()
+    )
 
 
 def _person_fields(user) -> dict:
@@ -197,10 +200,10 @@ def publication_create_selection(*, actor: Actor, title: str, abstract: str = ""
     title = (title or "").strip()
     if not title or len(title) > 500:
         raise ValidationError({"title": "A title of 1 to 500 characters is required."})
-    datasets = list(selection_datasets(actor).only("id", "investigation_id"))
+    datasets = dict(selection_datasets(actor).values_list("id", "investigation_id"))
     if not datasets:
         raise ValidationError({"selection": "Your selection is empty: add datasets first."})
-    investigation_ids = {d.investigation_id for d in datasets}
+    investigation_ids = set(datasets.values())
     if not actor.is_admin:
         led = set(
             InvestigationUser.objects.filter(
@@ -212,7 +215,7 @@ def publication_create_selection(*, actor: Actor, title: str, abstract: str = ""
     collection = DataCollection.objects.create(
         name=title, description=abstract, kind=DataCollection.Kind.PUBLICATION, owner=actor.user
     )
-    collection.datasets.set(datasets)
+    collection.datasets.set(list(datasets))
     publication = Publication.objects.create(
         kind=Publication.Kind.SELECTION,
         doi=_new_doi(),
@@ -245,7 +248,7 @@ def publication_update(
     """Edit the metadata; creator_order lists the creators' ids in their new order. A publication
     DataCite holds is sent again."""
     publication = Publication.objects.select_for_update().get(pk=publication.pk)
-    if not _may_manage(actor, publication):
+    if not may_manage(actor, publication):
         raise PermissionDenied("Not your publication.")
     if publication.state == State.WITHDRAWN:
         raise ValidationError({"state": "A withdrawn publication cannot be edited."})
@@ -294,7 +297,7 @@ def _move(actor: Actor, publication: Publication, to: str, *, allowed_from: tupl
 @transaction.atomic
 def publication_reserve(*, actor: Actor, publication: Publication) -> Publication:
     """Reserve the DOI: a draft at DataCite, citable in a paper under review."""
-    if not _may_manage(actor, publication):
+    if not may_manage(actor, publication):
         raise PermissionDenied("Not your publication.")
     return _move(actor, publication, State.RESERVED, allowed_from=(State.DRAFT,), summary=f"{publication.doi} reserved")
 
@@ -302,7 +305,7 @@ def publication_reserve(*, actor: Actor, publication: Publication) -> Publicatio
 @transaction.atomic
 def publication_publish(*, actor: Actor, publication: Publication) -> Publication:
     """Publish (findable); a selection goes to staff review first when DOI_REVIEW is set."""
-    if not _may_manage(actor, publication):
+    if not may_manage(actor, publication):
         raise PermissionDenied("Not your publication.")
     review = settings.DOI_REVIEW and publication.kind == Publication.Kind.SELECTION and not actor.is_admin
     to = State.REVIEW if review else State.FINDABLE
@@ -313,7 +316,9 @@ def publication_publish(*, actor: Actor, publication: Publication) -> Publicatio
 def publication_approve(*, actor: Actor, publication: Publication) -> Publication:
     if not actor.is_admin:
         raise PermissionDenied("Staff review publications.")
-    return _move(actor, publication, State.FINDABLE, allowed_from=(State.REVIEW,), summary=f"{publication.doi} approved")
+    return _move(
+        actor, publication, State.FINDABLE, allowed_from=(State.REVIEW,), summary=f"{publication.doi} approved"
+    )
 
 
 @transaction.atomic
@@ -368,24 +373,24 @@ def publications_release_sessions(*, now: datetime | None = None) -> int:
 
 @transaction.atomic
 def _release_session(system: Actor, investigation: Investigation) -> int:
-        publication = Publication.objects.filter(kind=Publication.Kind.SESSION, investigation=investigation).first()
-        if publication is None:
-            publication = Publication.objects.create(
-                kind=Publication.Kind.SESSION,
-                doi=_new_doi(),
-                investigation=investigation,
-                title=investigation.title or f"{investigation.name} {investigation.visit_id}",
-                abstract=investigation.summary,
-                licence=settings.DOI_LICENCE,
-            )
-            _add_people(publication, [investigation])
-        _move(
-            system,
-            publication,
-            State.FINDABLE,
-            allowed_from=(State.DRAFT, State.RESERVED, State.REVIEW),
-            summary=f"{publication.doi} published at the release date",
+    publication = Publication.objects.filter(kind=Publication.Kind.SESSION, investigation=investigation).first()
+    if publication is None:
+        publication = Publication.objects.create(
+            kind=Publication.Kind.SESSION,
+            doi=_new_doi(),
+            investigation=investigation,
+            title=investigation.title or f"{investigation.name} {investigation.visit_id}",
+            abstract=investigation.summary,
+            licence=settings.DOI_LICENCE,
         )
+        _add_people(publication, [investigation])
+    _move(
+        system,
+        publication,
+        State.FINDABLE,
+        allowed_from=(State.DRAFT, State.RESERVED, State.REVIEW),
+        summary=f"{publication.doi} published at the release date",
+    )
     return 1
 
 
@@ -408,8 +413,6 @@ def publication_sync(*, publication_id: int) -> str:
         attributes["url"] = datacite.landing_url(publication)
         if event:
             attributes["event"] = event
-        if wanted == "registered":
-            attributes = {"doi": publication.doi, "event": "hide"}
         exists, version = bool(publication.datacite_state), publication.modified
         Publication.objects.filter(pk=publication.pk).update(
             sync_attempts=publication.sync_attempts + 1, sync_sent=timezone.now()

@@ -26,7 +26,9 @@ def _members_q(actor: Actor, prefix: str) -> Q:
         investigation_id = OuterRef(f"{prefix[:-2]}_id" if prefix else "pk")
         q |= Q(Exists(InvestigationUser.objects.filter(user=actor.user, investigation_id=investigation_id)))
         q |= Q(
-            Exists(InstrumentScientist.objects.filter(user=actor.user, instrument_id=OuterRef(f"{prefix}instrument_id")))
+            Exists(
+                InstrumentScientist.objects.filter(user=actor.user, instrument_id=OuterRef(f"{prefix}instrument_id"))
+            )
         )
     return q
 
@@ -51,9 +53,7 @@ def beamline_q(actor: Actor, prefix: str = "") -> Q:
     if actor.api_key is not None:
         q |= Q(**{f"{prefix}pk": actor.api_key.instrument_id})
     if actor.is_person:
-        q |= Q(
-            Exists(InstrumentScientist.objects.filter(user=actor.user, instrument_id=OuterRef(f"{prefix}pk")))
-        )
+        q |= Q(Exists(InstrumentScientist.objects.filter(user=actor.user, instrument_id=OuterRef(f"{prefix}pk"))))
     return q
 
 

@@ -20,10 +20,14 @@ class EventFilterForm(forms.Form):
     def __init__(self, *args, tags=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["tag"].queryset = tags if tags is not None else Tag.objects.none()
+        for field in self.fields.values():
+            select = isinstance(field.widget, forms.Select)
+            field.widget.attrs["class"] = "form-select form-select-sm" if select else "form-control form-control-sm"
 
     def filters(self) -> EventFilters:
         """The valid filters (an invalid one is ignored, and shown as such by the form)."""
-        self.is_valid()
+        if not self.is_bound or not (self.is_valid() or self.cleaned_data):
+            return EventFilters()
         return EventFilters(**{k: v for k, v in self.cleaned_data.items() if v})
 
     @property

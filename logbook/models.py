@@ -31,7 +31,9 @@ class Tag(models.Model):
                 fields=["instrument", "name"], condition=Q(instrument__isnull=False), name="tag_unique_instrument"
             ),
             models.UniqueConstraint(
-                fields=["name"], condition=Q(investigation__isnull=True, instrument__isnull=True), name="tag_unique_global"
+                fields=["name"],
+                condition=Q(investigation__isnull=True, instrument__isnull=True),
+                name="tag_unique_global",
             ),
             models.CheckConstraint(
                 condition=Q(investigation__isnull=True) | Q(instrument__isnull=True), name="tag_one_scope"
@@ -82,9 +84,7 @@ class Event(models.Model):
     software = models.CharField(max_length=255, blank=True)
     creation_date = models.DateTimeField(help_text="When the sender says the event happened")
     created = models.DateTimeField(auto_now_add=True, help_text="When the server stored this version")
-    original = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="later_versions"
-    )
+    original = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="later_versions")
     previous = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.CASCADE, related_name="next_version"
     )

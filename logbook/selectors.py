@@ -120,7 +120,9 @@ def broadcast_list(limit: int = 5) -> list[Event]:
     )
 
 
-def page(events: QuerySet[Event], before: int | None, per_page: int = EVENTS_PER_PAGE) -> tuple[list[Event], int | None]:
+def page(
+    events: QuerySet[Event], before: int | None, per_page: int = EVENTS_PER_PAGE
+) -> tuple[list[Event], int | None]:
     """One page of a timeline by keyset: the events older than `before` (an id); and the next cursor."""
     if before is not None:
         events = events.filter(pk__lt=before)
@@ -140,7 +142,9 @@ def running_investigation(instrument: Instrument, name: str = "") -> Investigati
     investigations = Investigation.objects.filter(instrument=instrument)
     if name:
         normal = name.replace("-", "").lower()
-        investigations = investigations.annotate(normal=Lower(Replace("name", Value("-"), Value("")))).filter(normal=normal)
+        investigations = investigations.annotate(normal=Lower(Replace("name", Value("-"), Value("")))).filter(
+            normal=normal
+        )
     now = timezone.now()
     running = investigations.filter(start_date__lte=now, end_date__gte=now).order_by("-start_date", "-id").first()
     return running or investigations.filter(start_date__lte=now).order_by("-start_date", "-id").first()

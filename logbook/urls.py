@@ -11,6 +11,7 @@ app_name = "logbook"
 urlpatterns = [
     path("investigations/<int:pk>/logbook/", views.investigation_logbook, name="investigation"),
     path("beamlines/<str:name>/logbook/", views.beamline_logbook, name="beamline"),
+    path("logbook/broadcasts/", views.broadcasts, name="broadcasts"),
     path("logbook/events/<int:pk>/edit/", views.event_edit, name="event-edit"),
     path("logbook/events/<int:pk>/history/", views.event_history, name="event-history"),
     path("logbook/events/<int:pk>/remove/", views.event_remove, name="event-remove"),
@@ -22,5 +23,7 @@ urlpatterns = [
         api_views.DataAcquisitionNotification.as_view(),
         name="dataacquisition-notification",
     ),
-    path("dataacquisition/<str:api_key>/base64", api_views.DataAcquisitionBase64.as_view(), name="dataacquisition-base64"),
+    path(
+        "dataacquisition/<str:api_key>/base64", api_views.DataAcquisitionBase64.as_view(), name="dataacquisition-base64"
+    ),
 ]

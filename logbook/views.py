@@ -4,6 +4,7 @@ and attachments served after their access and real-path checks."""
 
 import os
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
@@ -130,6 +131,11 @@ def beamline_logbook(request, name: str):
     )
 
 
+def broadcasts(request):
+    """The facility's latest broadcasts, for everyone (the home page loads them)."""
+    return render(request, "logbook/_broadcasts.html", {"broadcasts": selectors.broadcast_list(3)})
+
+
 def _logbook_url(event: Event) -> str:
     if event.investigation_id:
         return reverse("logbook:investigation", args=[event.investigation_id])
@@ -216,9 +222,8 @@ def _serve(request, pk: int, thumbnail: bool):
     name = attachment.thumbnail_name if thumbnail else attachment.stored_name
     if not name:
         raise Http404("No attachment found.")
-    storage = services.attachment_storage()
-    root = os.path.realpath(storage.location)
-    path = os.path.realpath(storage.path(name))
+    root = os.path.realpath(settings.LOGBOOK_ATTACHMENT_ROOT)
+    path = os.path.realpath(os.path.join(root, name))
     if not path.startswith(root + os.sep) or not os.path.isfile(path):
         raise Http404("No attachment found.")
     inline = thumbnail or attachment.content_type in INLINE_TYPES

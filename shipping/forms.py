@@ -136,6 +136,11 @@ class SampleSheetForm(forms.Form):
 
     MAX_BYTES = 2 * 2**20
 
+    def __init__(self, *args, **kwargs):
+        # Its own ids: the parcel's page shows it beside the item form, which has a name field too.
+        kwargs.setdefault("auto_id", "sheet_%s")
+        super().__init__(*args, **kwargs)
+
     def clean_file(self):
         upload = self.cleaned_data["file"]
         if upload.size > self.MAX_BYTES:

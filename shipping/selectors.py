@@ -112,6 +112,21 @@ def sample_items(actor: Actor, sample_pk: int) -> tuple[Sample, list[Item]]:
     return sample, items
 
 
+def sample_tracking(actor: Actor, sample: Sample) -> list[Item]:
+    """The items that sent this catalogue sample, in parcels the actor may see, each with its parcel,
+    container and status history (with their people): two queries, and the actor's group look-ups;
+    none for a visitor who is not signed in."""
+    if not (actor.is_person or actor.api_key is not None):
+        return []
+    items = (
+        Item.objects.filter(access.investigation_q(actor, "parcel__shipment__investigation__"), sample_id=sample.pk)
+        .select_related("parcel", "parent")
+        .prefetch_related(Prefetch("parcel__statuses", queryset=ParcelStatus.objects.order_by("created", "id")))
+        .order_by("parcel__created", "parcel_id", "id")
+    )
+    return list(items)
+
+
 # --- Beamline software -------------------------------------------------------------------------
 
 

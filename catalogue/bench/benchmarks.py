@@ -1,5 +1,7 @@
 """The benchmarks of the catalogue at facility scale (manage.py benchmark), on a generated catalogue.
 
+Item 8 (catalogue/bench/storage.py), downloads and restores, needs no generated catalogue.
+
 Each figure is the median and the 95th percentile (nearest rank) of `repeat` timed runs after one
 warm-up run, the two sides of a ratio taking turns; the query count is that of the last run. Pages
 are timed in the server: Django's test client through the whole middleware stack and the
@@ -36,6 +38,7 @@ from catalogue.portal.views import DATASETS_PER_PAGE
 from config import gunicorn as gunicorn_config
 from techniques.models import DatasetDefinition, ParameterType
 
+from . import storage
 from .servers import SERVER_START_TIMEOUT, BenchmarkError, servers
 from .synthetic import BENCH_ADMIN, BENCH_USER
 
@@ -67,13 +70,16 @@ class Result:
     note: str = ""
 
 
-ITEMS = ("1", "2", "3", "4", "5", "6", "7")
+ITEMS = ("1", "2", "3", "4", "5", "6", "7", "8")
 
 
 def run(*, repeat: int, only: tuple[str, ...] = ITEMS) -> dict:
     """Every item, or only those numbered in `only` (6 also measures 3 and 5: its ratios need them)."""
     if "6" in only:
         only = (*only, "3", "5")
+    results = {f"{key}": value for key, value in storage.run(repeat, Result).items()} if "8" in only else {}
+    if set(only) == {"8"}:  # needs no generated catalogue
+        return _report(results, repeat, None)
     users = {u.username: u for u in get_user_model().objects.filter(username__in=[BENCH_USER, BENCH_ADMIN])}
     # The bench investigation has the most datasets; the big dataset the most files.
     investigation = Investigation.objects.annotate(n=Count("datasets")).order_by("-n").first()
@@ -111,7 +117,6 @@ def run(*, repeat: int, only: tuple[str, ...] = ITEMS) -> dict:
     }
     lists = {key: item for key, item in lists.items() if key[0] in only}
     raw_pages = {"3_investigation_page_1": 1, f"3_investigation_page_{DEEP_PAGE}": deep}
-    results = {}
     if "2" in only:
         results["2_datafile_registration"] = _registration(investigation, repeat)
     for key, (title, target, fetch) in lists.items():
@@ -144,12 +149,16 @@ def run(*, repeat: int, only: tuple[str, ...] = ITEMS) -> dict:
                 results["7_dataset_list_api_50_clients"] = _concurrent_api(url, clients[admin], repeat)
     if "1" in only or "2" in only:
         _vacuum_written_tables()
+    return _report(results, repeat, person)
+
+
+def _report(results: dict, repeat: int, person) -> dict:
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "cpus": os.cpu_count(),
         "postgresql": connection.pg_version,
         "catalogue": _catalogue_size(),
-        "bench_user_investigations": person.investigation_roles.count(),
+        "bench_user_investigations": person.investigation_roles.count() if person else None,
         "repeat": repeat,
         "results": {key: asdict(result) for key, result in sorted(results.items())},
     }

@@ -12,8 +12,17 @@ from django.db import transaction
 from catalogue import locations
 from catalogue.access import Actor
 from catalogue.ingestion.services import DatasetRequest, IngestionError, dataset_store
-from catalogue.models import Instrument, InstrumentApiKey, InstrumentScientist, Investigation, InvestigationUser, Sample
+from catalogue.models import (
+    Dataset,
+    Instrument,
+    InstrumentApiKey,
+    InstrumentScientist,
+    Investigation,
+    InvestigationUser,
+    Sample,
+)
 from catalogue.people.services import api_key_create
+from catalogue.storage.services import dataset_archive
 from techniques.validation import validate_parameters
 
 from .files import make
@@ -125,7 +134,8 @@ def _load_session(report: DemoReport, session: DemoSession, users: dict, actor: 
     folder = Path(locations.investigation_folders(investigation)[0])
     for dataset in session.datasets:
         location = folder / dataset.folder
-        written = _write_missing(location, dataset.files)
+        on_tape = Dataset.objects.filter(location=str(location), storage_status=Dataset.StorageStatus.ARCHIVED)
+        written = 0 if on_tape.exists() else _write_missing(location, dataset.files)  # archived: not on disk
         report.count("files on disk", WRITTEN, written)
         report.count("files on disk", EXISTING, len(dataset.files) - written)
         fields = dict(dataset.fields)
@@ -197,7 +207,23 @@ def load_demo(*, password: str) -> DemoReport:
         for session in demo_sessions:
             _load_session(report, session, users, actor)
         report.api_key_secret = _api_key(report)
+        # After the registrations this commit queues (run then when tasks are eager, as in `make run`).
+        transaction.on_commit(lambda: _archive(report, demo_sessions))
     return report
+
+
+def _archive(report: DemoReport, demo_sessions: list[DemoSession]) -> None:
+    """Move the datasets the sessions list as archived to the archive (settings.STORAGE_ARCHIVE_ROOT),
+    as the archiving schedule would have; those archived already stay so."""
+    for session in demo_sessions:
+        datasets = Dataset.objects.filter(
+            investigation__name=session.proposal, investigation__visit_id=session.visit_id, name__in=session.archived
+        )
+        for dataset_id, status in datasets.order_by("pk").values_list("pk", "storage_status"):
+            done = status == Dataset.StorageStatus.ONLINE and dataset_archive(
+                dataset_id=dataset_id, reason="Archived by the schedule: the session ended years ago"
+            )
+            report.count("datasets archived", CREATED if done else EXISTING)
 
 
 def account_roles() -> dict[str, list[str]]:

@@ -17,7 +17,7 @@ from .files import FileMakerError, check_maker
 PARIS = ZoneInfo("Europe/Paris")
 
 SESSION_FIELDS = {"proposal", "visit_id", "instrument", "title", "summary", "start", "end"}
-SESSION_OPTIONAL = {"release", "members", "samples", "datasets", "shared"}  # shared: YAML anchors only
+SESSION_OPTIONAL = {"release", "members", "samples", "datasets", "archived", "shared"}  # shared: YAML anchors only
 DATASET_FIELDS = {"name", "folder", "definition", "start", "end"}
 DATASET_OPTIONAL = {"sample", "kind", "description", "inputs", "parameters", "files"}
 _VARIABLE = re.compile(r"\$\{(\w+)(?::([^}]*))?\}")
@@ -56,6 +56,7 @@ class DemoSession:
     members: list[tuple[str, str]] = field(default_factory=list)  # (username, InvestigationUser.Role)
     samples: list[tuple[str, str, dict]] = field(default_factory=list)  # (name, description, parameters)
     datasets: list[DemoDataset] = field(default_factory=list)
+    archived: list[str] = field(default_factory=list)  # names of datasets moved to the archive ("tape")
 
     def release_date(self) -> datetime:
         return self.release or default_release_date(self.end)
@@ -220,6 +221,12 @@ def read_session(path: Path) -> DemoSession:
         checker.mapping(sample, f"samples[{index}]", {"name", "description"}, {"parameters"})
         samples.append((sample["name"], sample["description"], sample.get("parameters") or {}))
     release = document.get("release")
+    datasets = _datasets(checker, document.get("datasets"), "datasets")
+    archived = [str(name) for name in checker.items(document.get("archived"), "archived")]
+    known = {dataset.name for dataset in datasets}
+    for index, name in enumerate(archived):
+        if name not in known:
+            checker.fail(f"archived[{index}]", f"no dataset {name!r} in this session")
     return DemoSession(
         file=path.name,
         proposal=str(document["proposal"]),
@@ -232,7 +239,8 @@ def read_session(path: Path) -> DemoSession:
         release=None if release is None else checker.time(release, "release"),
         members=members,
         samples=samples,
-        datasets=_datasets(checker, document.get("datasets"), "datasets"),
+        datasets=datasets,
+        archived=archived,
     )
 
 

@@ -26,6 +26,8 @@ from django.utils import timezone
 
 from catalogue.models import AuditEntry, Datafile, Dataset, Investigation, PreparedDownload, RestoreJob
 from catalogue.storage.selection import selection_add, selection_clear, selection_count
+from doi.tests.matrix import RULES as DOI_RULES
+from logbook.tests.matrix import RULES as LOGBOOK_RULES
 from shipping.models import Address, Item, Parcel, Shipment
 from techniques.models import DatasetDefinition
 
@@ -712,6 +714,9 @@ ADMIN_STATUS = {
     "admin:catalogue_downloadrecord_delete": 403,  # keys are revoked, not deleted
     "admin:catalogue_restorejob_add": 403,  # restore jobs are made by restore requests only
     "admin:catalogue_restorejob_delete": 403,
+    "admin:doi_publication_delete": 403,  # a DOI is never deleted: withdrawn, it keeps a tombstone
+    "admin:logbook_event_add": 403,  # logbook events are written through the services only
+    "admin:logbook_event_delete": 403,  # a removal is a new version, made in the portal
     "admin:admin/(?P<url>.*)$": 404,
     # django-axes' records of failed sign-ins: written by the lockout, never by hand
     "admin:axes_accessattempt_add": 403,
@@ -953,6 +958,8 @@ RULES = {
     "oidc_authentication_callback": exempt("the identity provider's answer"),
     "oidc_logout": exempt("ends the provider's session"),
 }
+RULES |= LOGBOOK_RULES  # the electronic logbook's routes (logbook/tests/matrix.py)
+RULES |= DOI_RULES  # publication: DOI landing pages, minting, OAI-PMH (doi/tests/matrix.py)
 
 
 def rule_for(route: Route):

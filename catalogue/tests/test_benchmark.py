@@ -10,6 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from catalogue.bench import storage
 from catalogue.bench.scales import SCALES
 from catalogue.bench.synthetic import BENCH_USER
 from catalogue.models import Datafile, Dataset, InvestigationUser
@@ -28,8 +29,8 @@ QUERIES = {
     # the investigation's tallies count its datasets (no COUNT).
     "3_investigation_page_1": 6,
     "3_investigation_page_100": 6,
-    # The dataset's file_count counts its files (no COUNT).
-    "4_dataset_page": 8,
+    # The dataset's file_count counts its files (no COUNT); + its storage history.
+    "4_dataset_page": 9,
     "5_parameter_search": 6,
     # GET /api/v1/datasets/facets/: session, user, one query over the tallies (was 3 GROUP BYs, no request).
     "5_facets": 3,
@@ -41,6 +42,16 @@ QUERIES = {
 }
 # Through gunicorn and the worker, other processes: their queries are not counted.
 SERVED = ["1_ingestion_api_1_client", "1_ingestion_api_8_clients", "7_dataset_list_api_50_clients"]
+# Item 8 (downloads, restores), at test sizes.
+STORAGE = ["8_download_file", "8_download_zip", "8_zip_5gb_peak_rss", "8_restore_queue"]
+
+
+@pytest.fixture(autouse=True)
+def small_storage_items(monkeypatch):
+    monkeypatch.setattr(storage, "FILE_BYTES", 16 << 20)
+    monkeypatch.setattr(storage, "BIG_ZIP_BYTES", 64 << 20)
+    monkeypatch.setattr(storage, "RESTORE_DATASETS", 2)
+    monkeypatch.setattr(storage, "RESTORE_FILES", 3)
 
 
 @pytest.fixture
@@ -65,9 +76,10 @@ def test_benchmark_measures_every_item_with_pinned_query_counts(tiny_catalogue, 
     path = tmp_path / "bench.json"
     call_command("benchmark", repeat=1, json_path=str(path), stdout=io.StringIO())
     results = json.loads(path.read_text())["results"]
-    assert sorted(results) == sorted([*QUERIES, *SERVED])
+    assert sorted(results) == sorted([*QUERIES, *SERVED, *STORAGE])
     assert {key: results[key]["queries"] for key in QUERIES} == QUERIES
-    for key in [*QUERIES, *SERVED]:
+    for key in [*QUERIES, *SERVED, *STORAGE]:
         assert results[key]["median"] > 0, key
+    assert results["8_download_file"]["ratio"] > 0 and "reading from disk" in results["8_download_file"]["ratio_to"]
     assert results["7_dataset_list_api_50_clients"]["throughput"] > 0
     assert not Dataset.objects.filter(location__startswith="/bench").exists()  # scratch datasets removed

@@ -45,6 +45,7 @@ def demo_root(settings, tmp_path, monkeypatch) -> Path:
     """The data root, with the facility's own folder pattern (the default), as `make run` has them."""
     settings.DATA_ROOTS = [tmp_path / "demo"]
     settings.DATA_FOLDER_PATTERN = DEFAULT_FOLDER_PATTERN
+    settings.STORAGE_ARCHIVE_ROOT = tmp_path / "archive"  # the demo archives some datasets
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast
     monkeypatch.delenv("DEMO_PASSWORD", raising=False)
     return tmp_path / "demo"
@@ -165,10 +166,14 @@ def test_every_file_on_disk_is_registered(load_demo, demo_root):
 
     datasets = list(Dataset.objects.all())
     assert {Path(d.location).is_relative_to(demo_root) for d in datasets} == {True}
+    archived = [d.name for d in datasets if d.storage_status == Dataset.StorageStatus.ARCHIVED]
+    assert len(archived) == 3 and {name.split("_")[0] for name in archived} == {"mesh-AFAMIN-rev1-B5-1"}
     for dataset in datasets:
+        # An archived dataset's files are in the archive (settings.STORAGE_ARCHIVE_ROOT/<id>), not on disk.
+        where = demo_root.parent / "archive" / str(dataset.pk) if dataset.name in archived else dataset.location
         on_disk = {
-            os.path.relpath(os.path.join(folder, name), dataset.location): os.path.getsize(os.path.join(folder, name))
-            for folder, _subfolders, names in os.walk(dataset.location)
+            os.path.relpath(os.path.join(folder, name), where): os.path.getsize(os.path.join(folder, name))
+            for folder, _subfolders, names in os.walk(where)
             for name in names
         }
         registered = dict(dataset.datafiles.values_list("path", "size"))

@@ -32,6 +32,7 @@ GENERIC = ["c-date", "c-sample", "c-dataset", "c-definition", "c-files", "c-size
 def demo_root(settings, tmp_path, monkeypatch):
     settings.DATA_ROOTS = [tmp_path / "demo"]
     settings.DATA_FOLDER_PATTERN = DEFAULT_FOLDER_PATTERN
+    settings.STORAGE_ARCHIVE_ROOT = tmp_path / "archive"  # the demo archives some datasets
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     monkeypatch.delenv("DEMO_PASSWORD", raising=False)
     return tmp_path / "demo"

@@ -39,7 +39,7 @@ class Command(BaseCommand):
             if r["median"] is None:
                 self.stdout.write(f"{key:<34}{r['note']:>24} {r['unit']:<11}{'':>8}  {'':<32}{r['target']}")
                 continue
-            ratio = f"{r['ratio']:.2f}x {r['ratio_to']}" if r["ratio"] is not None else ""
+            ratio = f"{r['ratio']:.2f}x {r['ratio_to']}" if r["ratio"] is not None else r["note"]
             if r["throughput"] is not None:
                 ratio = f"{r['throughput']:,.0f}/s"
             self.stdout.write(
@@ -51,5 +51,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Written to {json_path}.")
 
 
-def _number(value: float) -> str:
+def _number(value: float | None) -> str:
+    if value is None:
+        return " " * 12
     return f"{value:>12,.0f}" if value >= 1000 else f"{value:>12.2f}"

@@ -1,0 +1,1 @@
+"""The demo logbook as data (events.yaml, mesh-scan.png) and its loader."""
