@@ -17,6 +17,7 @@ Facility admins hold every role.
 from enum import StrEnum
 
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.db.models import Exists, OuterRef, Q
 
 from catalogue.access import Actor
@@ -72,6 +73,12 @@ def investigation_q(actor: Actor, prefix: str = "") -> Q:
     """Q selecting the investigations whose shipments the actor sees; prefix reaches them from a model."""
     if is_logistics(actor):
         return Q()
+    return _member_q(actor, prefix)
+
+
+def _member_q(actor: Actor, prefix: str) -> Q:
+    """The investigations of the actor's instrument key, or where the person takes part or is a
+    scientist of the instrument."""
     q = Q(pk__in=[])
     if actor.api_key is not None:
         q |= Q(**{f"{prefix}instrument_id": actor.api_key.instrument_id})
@@ -84,6 +91,17 @@ def investigation_q(actor: Actor, prefix: str = "") -> Q:
             )
         )
     return q
+
+
+def investigation_q_in_sql(actor: Actor, prefix: str = "") -> Q:
+    """investigation_q with the stores and safety groups checked inside the same SQL: no query of its
+    own, for what other apps' pages show (the sample page's parcels)."""
+    if actor.is_admin:
+        return Q()
+    if not actor.is_person:
+        return investigation_q(actor, prefix)  # an instrument key: no group to look up
+    names = [settings.SHIPPING_STORES_GROUP, settings.SHIPPING_SAFETY_GROUP]
+    return Q(Exists(Group.objects.filter(user=actor.user, name__in=names))) | _member_q(actor, prefix)
 
 
 def roles(actor: Actor, investigation: Investigation) -> set[Role]:

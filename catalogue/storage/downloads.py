@@ -3,9 +3,9 @@
 A file is found through the selectors (a hidden dataset answers like a missing one: 404), opened
 only through catalogue.locations (its real path checked at open time: a link leading out serves
 nothing), and streamed in blocks: the whole file (200) or one HTTP range (206, so that `curl -C -`
-resumes a cut download). Several ranges in one request are answered with the whole file, and so is
-a request with If-Range (no validators are kept to compare it with). Each download served is one
-DownloadRecord.
+resumes a cut download). Several ranges in one request are answered with the whole file. The
+answer carries the file's Last-Modified; a request with If-Range gets its range only while that
+date still matches (a file changed since is sent whole). Each download served is one DownloadRecord.
 """
 
 import mimetypes
@@ -14,7 +14,7 @@ import re
 
 from django.conf import settings
 from django.http import FileResponse, Http404, HttpResponse
-from django.utils.http import content_disposition_header
+from django.utils.http import content_disposition_header, http_date
 from django.views.decorators.http import require_safe
 from django_sendfile import sendfile
 
@@ -115,9 +115,10 @@ def download(request, actor: Actor, datafile: Datafile) -> HttpResponse:
     if settings.DOWNLOAD_SENDFILE:
         return _common(_handed_over(request, actor, datafile, file))
     try:
-        size = os.fstat(file.fileno()).st_size
-        header = "" if "If-Range" in request.headers else request.headers.get("Range", "")
-        wanted = byte_range(header, size)
+        info = os.fstat(file.fileno())
+        size, modified = info.st_size, http_date(info.st_mtime)
+        unchanged = request.headers.get("If-Range", modified) == modified
+        wanted = byte_range(request.headers.get("Range", "") if unchanged else "", size)
         name = os.path.basename(datafile.path)
         if wanted is None:
             response, length = DownloadResponse(file, as_attachment=True, filename=name), size
@@ -128,6 +129,7 @@ def download(request, actor: Actor, datafile: Datafile) -> HttpResponse:
             response = DownloadResponse(_Slice(file, length), status=206, as_attachment=True, filename=name)
             response["Content-Length"] = str(length)
             response["Content-Range"] = f"bytes {first}-{last}/{size}"
+        response["Last-Modified"] = modified
     except Unsatisfiable:
         file.close()
         response = HttpResponse(status=416)

@@ -223,7 +223,8 @@ def test_an_unsatisfiable_range_answers_416(files, url, header):
         {"range": "bytes=abc"},  # malformed: ignored
         {"range": "items=0-9"},  # another unit: ignored
         {"range": "bytes=9-0"},  # last before first: ignored
-        {"range": "bytes=0-9", "if-range": '"an-etag"'},  # If-Range: not compared, the whole file
+        {"range": "bytes=0-9", "if-range": '"an-etag"'},  # If-Range: not the file's date, the whole file
+        {"range": "bytes=0-9", "if-range": "Mon, 01 Jan 1990 00:00:00 GMT"},  # changed since: whole
     ],
 )
 def test_other_range_requests_get_the_whole_file(files, headers):
@@ -231,6 +232,15 @@ def test_other_range_requests_get_the_whole_file(files, headers):
     assert response.status_code == 200
     assert body(response) == CONTENT
     assert "Content-Range" not in response
+
+
+def test_if_range_with_the_file_s_date_gets_the_range(files):
+    whole = Client().get(portal_url(files["data"]))
+    body(whole)
+    resumed = Client().get(
+        portal_url(files["data"]), headers={"range": "bytes=10-19", "if-range": whole["Last-Modified"]}
+    )
+    assert resumed.status_code == 206 and body(resumed) == CONTENT[10:20]
 
 
 def test_byte_range_of_an_empty_file():

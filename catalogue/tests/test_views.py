@@ -581,9 +581,9 @@ def test_dataset_pages_query_count(client, participant, world, data_root, extra,
         output.inputs.add(raw)
     datafiles_register(dataset_id=raw.pk, files=[{"path": f"extra_{i:03}.cbf", "size": 1} for i in range(extra)])
     _warm(client, participant)
-    # dataset, vocabulary, inputs, outputs, file page, the navbar's staff check (the dataset's
-    # file_count counts its files)
-    with django_assert_num_queries(8):
+    # dataset, vocabulary, inputs, outputs, file page, the navbar's staff check, the storage history,
+    # whether the reader may archive it (the dataset's file_count counts its files)
+    with django_assert_num_queries(10):
         response = client.get(raw.get_absolute_url())
     assert len(response.context["outputs"]) == 1 + extra
     with django_assert_num_queries(6):  # dataset, vocabulary, inputs, outputs
@@ -597,7 +597,8 @@ def test_sample_page_query_count(client, participant, world, data_root, extra, d
     world["lysozyme"].parameters = {"TESTX_detector": "none"}
     world["lysozyme"].save()
     _warm(client, participant)
-    with django_assert_num_queries(7):  # sample, vocabulary, COUNT, page, the navbar's staff check
+    # sample, vocabulary, COUNT, page, the navbar's staff check, the sample's parcels ({% sample_tracking %})
+    with django_assert_num_queries(8):
         response = client.get(world["lysozyme"].get_absolute_url())
     assert response.context["page_obj"].paginator.count == 2 + extra
 
