@@ -22,6 +22,7 @@ urlpatterns = [
     # Publication: DOI landing pages and minting (doi/urls.py), OAI-PMH, the PaNOSC search API.
     path("doi/", include("doi.urls")),
     path("oai", doi_views.oai_pmh, name="oai-pmh"),
+    path("panosc/", include("doi.panosc.urls")),
     # The logbook pages (investigations/<pk>/logbook/, beamlines/<name>/logbook/...) and ICAT+'s
     # /dataacquisition/ routes that pyicat-plus posts to.
     path("", include("logbook.urls")),

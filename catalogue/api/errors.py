@@ -20,18 +20,18 @@ def exception_handler(exc, context):
         return Response({"detail": "The request body cannot be read.", "errors": {"body": str(exc.detail)}}, 400)
     response = drf_exception_handler(exc, context)
     if response is not None and response.status_code == 400 and isinstance(response.data, dict):
-        errors = _writable(response.data)
+        errors = writable(response.data)
         response.data = {"detail": "The request is invalid; see errors by field.", "errors": errors}
     return response
 
 
-def _writable(value):
+def writable(value):
     """The errors with lone surrogates escaped: they echo what was sent ("\\ud800" in JSON), which
     UTF-8, and so the answer, cannot hold."""
     if isinstance(value, str):
         return value.encode("utf-8", "backslashreplace").decode() if not value.isascii() else value
     if isinstance(value, dict):
-        return {_writable(key): _writable(item) for key, item in value.items()}
+        return {writable(key): writable(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_writable(item) for item in value]
+        return [writable(item) for item in value]
     return value

@@ -327,6 +327,45 @@ class DatasetStoreSerializer(serializers.Serializer):
         return values
 
 
+# The most datasets one batch (POST /api/v1/datasets/batch/) stores.
+BATCH_MAX_DATASETS = 500
+
+
+class DatasetBatchSerializer(serializers.Serializer):
+    """The batch store's body; for the schema: DatasetViewSet.batch reads each item on its own, so
+    that one bad item gets its own answer instead of refusing the batch."""
+
+    datasets = serializers.ListField(
+        child=DatasetStoreSerializer(),
+        max_length=BATCH_MAX_DATASETS,
+        help_text=f"Up to {BATCH_MAX_DATASETS} datasets, each the body of POST /api/v1/datasets/.",
+    )
+
+
+class DatasetBatchItemSerializer(serializers.Serializer):
+    """One dataset's answer in a batch, at the index it was sent at."""
+
+    index = serializers.IntegerField(min_value=0, help_text="Its place in the request's list, from 0.")
+    # Not a ChoiceField: its enum would take the name StatusEnum from the shipping API's status.
+    status = serializers.IntegerField(
+        help_text="201 stored, 200 updated (same location), 400 refused: nothing written."
+    )
+    dataset = DatasetSerializer(
+        required=False, help_text="The stored dataset (201, 200), as the single store answers it."
+    )
+    detail = serializers.CharField(required=False, help_text="What went wrong (400).")
+    errors = serializers.DictField(
+        child=serializers.JSONField(), required=False, help_text="Every bad field, with the reason (400)."
+    )
+
+
+class DatasetBatchResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField(min_value=0)
+    updated = serializers.IntegerField(min_value=0)
+    refused = serializers.IntegerField(min_value=0)
+    results = DatasetBatchItemSerializer(many=True, help_text="One per dataset sent, in the request's order.")
+
+
 class DatafileSerializer(serializers.ModelSerializer):
     class Meta:
         model = Datafile

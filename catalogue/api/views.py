@@ -13,12 +13,13 @@ from rest_framework.response import Response
 
 from catalogue import access, selectors
 from catalogue.filtersets import DatafileFilterSet, DatasetFilterSet, InvestigationFilterSet, SampleFilterSet
-from catalogue.ingestion.services import DatasetRequest, IngestionError, dataset_store
+from catalogue.ingestion.services import DatasetRequest, IngestionError, dataset_store, dataset_store_batch
 from catalogue.models import Dataset
 from catalogue.pagination import CappedPageNumberPagination
 from catalogue.storage import downloads
 
 from . import serializers
+from .errors import writable
 from .schema import ERROR
 from .zips import DatasetZipMixin, InvestigationZipMixin
 
@@ -51,6 +52,9 @@ class SampleViewSet(ActorMixin, viewsets.ReadOnlyModelViewSet):
         return selectors.sample_list(self.actor).order_by("investigation_id", "name")
 
 
+BATCH_ITEM_INVALID = "The dataset is invalid; see errors by field."
+
+
 class DatasetViewSet(ActorMixin, DatasetZipMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Read datasets; POST stores one (upsert by location)."""
 
@@ -62,6 +66,8 @@ class DatasetViewSet(ActorMixin, DatasetZipMixin, mixins.CreateModelMixin, views
     def max_body_bytes(self) -> int | None:
         """Read by catalogue.api.parsers.JSONParser: file lists make the ingestion body large; other
         actions keep Django's limit (None)."""
+        if self.action == "batch":
+            return settings.INGESTION_BATCH_MAX_BODY_MB * 2**20
         return settings.INGESTION_MAX_BODY_MB * 2**20 if self.action == "create" else None
 
     def get_queryset(self):
@@ -110,31 +116,91 @@ class DatasetViewSet(ActorMixin, DatasetZipMixin, mixins.CreateModelMixin, views
         responses={200: serializers.DatasetSerializer, 201: serializers.DatasetSerializer},
     )
     def create(self, request, *args, **kwargs):
+        actor = self._ingesting_actor()
+        dataset_request, shape_errors = self._dataset_request(request.data)
+        if dataset_request is None:
+            raise ValidationError(shape_errors)  # not an object at all
+        try:
+            dataset, created = dataset_store(actor=actor, request=dataset_request, shape_errors=shape_errors)
+        except IngestionError as exc:
+            raise ValidationError(exc.errors) from exc
+        self._set_links([(dataset, created, dataset_request)])
+        body = self.get_serializer(dataset).data
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(
+        request=serializers.DatasetBatchSerializer,
+        responses={200: serializers.DatasetBatchResultSerializer},
+    )
+    @action(detail=False, methods=["post"])
+    def batch(self, request, format=None):
+        """Store up to 500 datasets, each the body of POST /api/v1/datasets/, in one transaction: each
+        is checked and written on its own (a savepoint), and answered in `results` at its index, in
+        the request's order: 201 stored, 200 updated (same location), or 400 with its errors, which
+        writes nothing of it while the others stay. Storing the same batch again updates the same
+        datasets. A body that is not {"datasets": [...]}, or longer than 500, is a 400 for all."""
+        actor = self._ingesting_actor()
+        if not isinstance(request.data, Mapping):
+            raise ValidationError({"body": 'send an object: {"datasets": [...]}'})
+        items = request.data.get("datasets")
+        if not isinstance(items, list):
+            raise ValidationError(
+                {"datasets": f"a list of up to {serializers.BATCH_MAX_DATASETS} datasets is required"}
+            )
+        if len(items) > serializers.BATCH_MAX_DATASETS:
+            raise ValidationError(
+                {"datasets": f"at most {serializers.BATCH_MAX_DATASETS} datasets a request; this one has {len(items)}"}
+            )
+        requests = [self._dataset_request(item) for item in items]
+        outcomes = dataset_store_batch(actor=actor, requests=requests)
+        stored = [
+            (outcome[0], outcome[1], dataset_request)
+            for outcome, (dataset_request, _) in zip(outcomes, requests, strict=True)
+            if not isinstance(outcome, IngestionError)
+        ]
+        self._set_links(stored)
+        results, tally = [], {201: 0, 200: 0, 400: 0}
+        for index, outcome in enumerate(outcomes):
+            if isinstance(outcome, IngestionError):
+                item = {"index": index, "status": 400, "detail": BATCH_ITEM_INVALID, "errors": writable(outcome.errors)}
+            else:
+                dataset, created = outcome
+                item = {"index": index, "status": 201 if created else 200, "dataset": self.get_serializer(dataset).data}
+            tally[item["status"]] += 1
+            results.append(item)
+        return Response({"created": tally[201], "updated": tally[200], "refused": tally[400], "results": results})
+
+    def _ingesting_actor(self) -> access.Actor:
+        """The caller, when it may store datasets: 401 without credentials, 403 for other people."""
         actor = self.actor
         if not access.can_ingest(actor):
             if not (actor.is_person or actor.api_key):
                 raise NotAuthenticated()
             raise PermissionDenied("Only instrument keys, instrument scientists and staff may store datasets.")
-        shape = serializers.DatasetStoreSerializer(data=request.data)
+        return actor
+
+    @staticmethod
+    def _dataset_request(data) -> tuple[DatasetRequest | None, dict]:
+        """A storeDataset body read by DatasetStoreSerializer: (request, the fields it refused), or
+        (None, errors) for a body that is not an object at all."""
+        shape = serializers.DatasetStoreSerializer(data=data)
         if shape.is_valid():
-            fields, shape_errors = shape.validated_data, {}
-        elif isinstance(shape.initial_data, Mapping):
+            return DatasetRequest(**shape.validated_data), {}
+        if isinstance(shape.initial_data, Mapping):
             # One validation pass: the service still checks the fields that passed (an unknown
             # proposal or definition), reports them with these, and writes nothing.
-            fields, shape_errors = shape.readable_data(), shape.errors
+            return DatasetRequest(**shape.readable_data()), shape.errors
+        return None, shape.errors
+
+    def _set_links(self, stored: list[tuple[Dataset, bool, DatasetRequest]]) -> None:
+        """The links of stored datasets, for their answer (a stored dataset holds its investigation,
+        sample and definition: no need to read it again). Read when one of them is an update or has
+        inputs: new datasets without inputs, in a batch without any, link nothing yet."""
+        if all(created and not dataset_request.inputs for _, created, dataset_request in stored):
+            for dataset, _, _ in stored:
+                dataset.link_inputs, dataset.link_outputs = [], []
         else:
-            raise ValidationError(shape.errors)  # not an object at all
-        try:
-            dataset, created = dataset_store(actor=actor, request=DatasetRequest(**fields), shape_errors=shape_errors)
-        except IngestionError as exc:
-            raise ValidationError(exc.errors) from exc
-        # The stored dataset holds its investigation, sample and definition: no need to read it again.
-        if created and not fields["inputs"]:
-            dataset.link_inputs, dataset.link_outputs = [], []  # nothing can point at it yet
-        else:
-            self._with_links([dataset])
-        body = self.get_serializer(dataset).data
-        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+            self._with_links([dataset for dataset, _, _ in stored])
 
     @extend_schema(responses=serializers.DatasetFacetsSerializer, filters=True)
     @action(detail=False, methods=["get"])

@@ -50,6 +50,7 @@ NOT_MEASURED = "not yet measured"
 CONCURRENT_CLIENTS = 50
 INGESTION_CLIENTS = (1, 8)
 INGESTION_DATASETS = 16  # stored per run of (1), shared out among the clients
+INGESTION_BATCH_DATASETS = 500  # stored per run of (1)'s batch item: one full batch, from one client
 INGESTION_PARAMETERS = 60
 INGESTION_FILES = 100
 INGESTION_DEFINITION = "MX_OSCILLATION"
@@ -145,6 +146,14 @@ def run(*, repeat: int, only: tuple[str, ...] = ITEMS) -> dict:
                     results[key] = _ingestion(url, Path(worker), investigation, count, repeat)
                 else:
                     results[key] = Result(_ingestion_title(count), ">= 100 datasets/s", "datasets/s", note=NOT_MEASURED)
+            if "1" in only:
+                key = "1_ingestion_api_batch_1_client"
+                if worker:
+                    results[key] = _ingestion(url, Path(worker), investigation, 1, repeat, batch=True)
+                else:
+                    results[key] = Result(
+                        _ingestion_title(1, True), ">= 500 datasets/s", "datasets/s", note=NOT_MEASURED
+                    )
             if "7" in only:
                 results["7_dataset_list_api_50_clients"] = _concurrent_api(url, clients[admin], repeat)
     if "1" in only or "2" in only:
@@ -337,16 +346,21 @@ def _api_get(session: requests.Session, url: str) -> None:
 # --- Ingestion through the API, with the worker ---------------------------------------------------
 
 
-def _ingestion_title(clients: int) -> str:
+def _ingestion_title(clients: int, batch: bool = False) -> str:
     return (
         f"Ingestion via the HTTP API with a worker: {INGESTION_PARAMETERS} parameters and {INGESTION_FILES} files"
         f" a dataset, {clients} client{'s' if clients > 1 else ''}"
+        + (f", batches of {INGESTION_BATCH_DATASETS} (POST /api/v1/datasets/batch/)" if batch else "")
     )
 
 
-def _ingestion(url: str, data_root: Path, investigation: Investigation, clients: int, repeat: int) -> Result:
+def _ingestion(
+    url: str, data_root: Path, investigation: Investigation, clients: int, repeat: int, *, batch: bool = False
+) -> Result:
     """Datasets per second from the first POST until every dataset is complete: its files registered,
-    with the dataset when its list is short (settings.INGESTION_INLINE_FILES), by the worker otherwise."""
+    with the dataset when its list is short (settings.INGESTION_INLINE_FILES), by the worker otherwise.
+    batch: INGESTION_BATCH_DATASETS datasets a run, in one POST /api/v1/datasets/batch/ (one client)."""
+    count = INGESTION_BATCH_DATASETS if batch else INGESTION_DATASETS
     key, secret = api_key_create(instrument=investigation.instrument, name="benchmark")
     headers = {"Authorization": f"Api-Key {secret}"}
     parameters = _ingestion_parameters()
@@ -354,15 +368,16 @@ def _ingestion(url: str, data_root: Path, investigation: Investigation, clients:
     try:
         for run in range(repeat + 1):  # the first is a warm-up
             root = Path(locations.pattern_folder(investigation, data_root)) / f"run-{uuid.uuid4().hex[:12]}"
-            bodies = [
-                _ingestion_body(investigation, root / f"ds{i:03d}", parameters) for i in range(INGESTION_DATASETS)
-            ]
+            bodies = [_ingestion_body(investigation, root / f"ds{i:03d}", parameters) for i in range(count)]
             started = time.perf_counter()
-            with ThreadPoolExecutor(clients) as pool:
-                list(pool.map(lambda body: _api_post(url, headers, body), bodies))
+            if batch:
+                _api_post_batch(url, headers, bodies)
+            else:
+                with ThreadPoolExecutor(clients) as pool:
+                    list(pool.map(lambda body: _api_post(url, headers, body), bodies))
             ingested = Dataset.objects.filter(location__startswith=f"{root}/")
             deadline = time.monotonic() + SERVER_START_TIMEOUT
-            while ingested.filter(complete=True).count() < INGESTION_DATASETS:
+            while ingested.filter(complete=True).count() < count:
                 if time.monotonic() > deadline:
                     raise BenchmarkError("the files of the ingested datasets were not registered in time")
                 time.sleep(0.01)
@@ -372,12 +387,12 @@ def _ingestion(url: str, data_root: Path, investigation: Investigation, clients:
     finally:
         key.delete()
     return Result(
-        _ingestion_title(clients),
-        ">= 100 datasets/s",
+        _ingestion_title(clients, batch),
+        ">= 500 datasets/s" if batch else ">= 100 datasets/s",
         unit="datasets/s",
-        median=INGESTION_DATASETS / statistics.median(times),
-        p95=INGESTION_DATASETS / _p95(times),
-        note=f"{INGESTION_DATASETS} datasets a run, timed until their files are registered",
+        median=count / statistics.median(times),
+        p95=count / _p95(times),
+        note=f"{count} datasets a run{' in one batch' if batch else ''}, timed until their files are registered",
     )
 
 
@@ -404,6 +419,15 @@ def _ingestion_body(investigation: Investigation, location: Path, parameters: di
         "parameters": parameters,
         "files": [{"path": f"{location.name}_{k:04d}.cbf", "size": 6_000_000} for k in range(INGESTION_FILES)],
     }
+
+
+def _api_post_batch(url: str, headers: dict, bodies: list[dict]) -> None:
+    response = requests.post(f"{url}/api/v1/datasets/batch/", json={"datasets": bodies}, headers=headers, timeout=600)
+    if response.status_code != 200:
+        raise BenchmarkError(f"POST /api/v1/datasets/batch/ answered {response.status_code}: {response.text[:2000]}")
+    refused = [item for item in response.json()["results"] if item["status"] != 201]
+    if refused:
+        raise BenchmarkError(f"POST /api/v1/datasets/batch/ refused {len(refused)} datasets: {str(refused[0])[:2000]}")
 
 
 def _api_post(url: str, headers: dict, body: dict) -> None:

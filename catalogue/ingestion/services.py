@@ -273,6 +273,28 @@ def dataset_store(*, actor: Actor, request: DatasetRequest, shape_errors: dict |
 
 
 @transaction.atomic
+def dataset_store_batch(
+    *, actor: Actor, requests: list[tuple[DatasetRequest | None, dict]]
+) -> list[tuple[Dataset, bool] | IngestionError]:
+    """dataset_store for each (request, shape_errors) in order, in one transaction; returns, for
+    each, (dataset, created) or the IngestionError that refused it. Each dataset is written in its
+    own savepoint (_store's atomic, nested in this one): a refused dataset writes nothing, the
+    others stay, and their files are queued when the whole batch commits. A request of None was
+    refused by its shape alone (not an object): its shape_errors are its answer. The same location
+    twice updates the dataset the first one stored."""
+    results: list[tuple[Dataset, bool] | IngestionError] = []
+    for request, shape_errors in requests:
+        if request is None:
+            results.append(IngestionError(shape_errors))
+            continue
+        try:
+            results.append(dataset_store(actor=actor, request=request, shape_errors=shape_errors))
+        except IngestionError as exc:
+            results.append(exc)
+    return results
+
+
+@transaction.atomic
 def _store(request: DatasetRequest, resolved: dict) -> tuple[Dataset, bool]:
     """dataset_store's writes, in one transaction."""
     investigation: Investigation = resolved["investigation"]

@@ -295,24 +295,26 @@ WRITES_TO["other_key"] = {"BM29"}
 STORE_REFUSED = {"anonymous": 401, "participant": 403, "other_user": 403}
 
 
-def store(m: Matrix, url: str) -> None:
+def store(m: Matrix, url: str, post=None) -> None:
+    """post(role, body): the single store's answer, or what stands for it (batch_store)."""
+    post = post or (lambda role, body: m.call(role, url, "post", body))
     for role in ROLES:
         for target in TARGETS:
             inv = m.world[target]["investigation"]
             own_folder = Path(m.world[target]["dataset"].location).parent
             body = {"proposal": inv.name, "visit_id": inv.visit_id, "name": "new", "location": f"{own_folder}/{role}"}
-            response = m.call(role, url, "post", body)
+            response = post(role, body)
             if role in STORE_REFUSED:
                 m.status(response, STORE_REFUSED[role], role, target)
             elif INSTRUMENT_OF[target] in WRITES_TO[role]:
                 m.status(response, 201, role, target)
-                store_elsewhere(m, role, target, url)
+                store_elsewhere(m, role, target, post)
             elif m.status(response, 400, role, target):
                 want = {"investigation": f"no investigation {inv.name} / {inv.visit_id}"}
                 m.expect(response.json()["errors"] == want, role, f"refusal {response.json()}", target)
 
 
-def store_elsewhere(m: Matrix, role: str, target: str, url: str) -> None:
+def store_elsewhere(m: Matrix, role: str, target: str, post) -> None:
     """Whoever may write to the target may not store another investigation's folder into it: neither
     a stored dataset's folder, nor a new folder there, nor the data root. All three answer alike."""
     inv = m.world[target]["investigation"]
@@ -323,12 +325,41 @@ def store_elsewhere(m: Matrix, role: str, target: str, url: str) -> None:
         stored = m.world[other]["dataset"].location
         for location in (stored, f"{Path(stored).parent}/new-{role}", str(Path(stored).parent.parent)):
             body = {"proposal": inv.name, "visit_id": inv.visit_id, "name": "stolen", "location": location}
-            response = m.call(role, url, "post", body)
+            response = post(role, body)
             if m.status(response, 400, role, f"{target} <- {location}"):
                 errors = response.json()["errors"]
                 m.expect(set(errors) == {"location"}, role, f"refusal {errors}", target)
                 answers.add(errors.get("location", "").replace(f"'{location}'", "<location>"))
     m.expect(len(answers) == 1, role, f"refusals differ: {answers}", target)
+
+
+@dataclass
+class BatchItem:
+    """One dataset's answer in a batch, standing for the single store's response in store()."""
+
+    status_code: int
+    body: dict
+
+    def json(self) -> dict:
+        return self.body
+
+
+def batch_store(m: Matrix) -> None:
+    """POST /api/v1/datasets/batch/: the single store's rule, each dataset sent alone in a batch. The
+    same 401 and 403 for the whole request; otherwise a 200 whose one item answers as the single
+    store would (201, or a 400 with the same errors, the hidden investigations' like missing ones)."""
+    url = m.route.url()
+
+    def post(role: str, body: dict):
+        response = m.call(role, url, "post", {"datasets": [body]})
+        if response.status_code != 200:
+            return response
+        m.no_leak(response, role)
+        [item] = response.json()["results"]
+        return BatchItem(item["status"], item.get("dataset") or {"errors": item.get("errors")})
+
+    store(m, url, post)
+    read_only_api(m, url)
 
 
 def object_page(kind: str, shows: bool = True, kwargs=None):
@@ -889,6 +920,7 @@ RULES = {
     "api:dataset-list": api_list("dataset"),
     "api:datafile-list": api_list("datafile"),
     "api:dataset-facets": facets,
+    "api:dataset-batch": batch_store,
     # One object: visible, or answered exactly like a missing one.
     "investigation-detail": object_page("investigation"),
     "investigation-datasets": object_page("investigation", shows=False),

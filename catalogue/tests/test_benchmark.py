@@ -41,7 +41,12 @@ QUERIES = {
     "6_facets_user": 3,
 }
 # Through gunicorn and the worker, other processes: their queries are not counted.
-SERVED = ["1_ingestion_api_1_client", "1_ingestion_api_8_clients", "7_dataset_list_api_50_clients"]
+SERVED = [
+    "1_ingestion_api_1_client",
+    "1_ingestion_api_8_clients",
+    "1_ingestion_api_batch_1_client",
+    "7_dataset_list_api_50_clients",
+]
 # Item 8 (downloads, restores), at test sizes.
 STORAGE = ["8_download_file", "8_download_zip", "8_zip_5gb_peak_rss", "8_restore_queue"]
 

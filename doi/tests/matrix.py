@@ -138,7 +138,58 @@ def oai_pmh(m):
                 m.expect(made[target].doi not in body and token(target) not in body, role, f"leaks {target}")
 
 
+def panosc(kind: str, detail: bool = False):
+    """The PaNOSC search API: open data only, for every role alike (it ignores who asks): the released
+    target's dataset (or published DOI) is listed and readable, the embargoed ones never appear and
+    answer exactly like a missing one."""
+
+    def check(m):
+        made = publications(m)
+        pid = {
+            "datasets": lambda t: f"dataset-{m.world[t]['dataset'].pk}",
+            "documents": lambda t: made[t].doi,
+            "instruments": lambda t: m.world[t]["investigation"].instrument.name,
+        }[kind]
+        missing_pid = {"datasets": "dataset-987654321", "documents": "10.5072/ZZZZ-ZZZZ", "instruments": "NOPE"}[kind]
+        filter_ = '{"include":[{"relation":"datasets"}]}' if kind != "datasets" else '{"include":["documents"]}'
+        for role in ROLES:
+            if not detail:
+                response = m.call(role, m.route.url(), data={"filter": filter_})
+                if m.status(response, 200, role):
+                    body = response.content.decode()
+                    for target in ("embargoed", "other"):
+                        m.expect(token(target) not in body, role, f"leaks {target}")
+                    if kind != "instruments" and not m.route.name.endswith("-count"):
+                        m.expect(token("released") in body, role, "does not list the released target")
+                continue
+            missing_url = m.route.url(pid=missing_pid)
+            missing = m.call(role, missing_url)
+            for target in TARGETS:
+                url = m.route.url(pid=pid(target))
+                response = m.call(role, url, data={"filter": filter_})
+                if kind == "instruments":  # instruments are public; their datasets are the open ones
+                    if m.status(response, 200, role, target):
+                        body = response.content.decode()
+                        leaked = [t for t in ("embargoed", "other") if token(t) in body]
+                        m.expect(not leaked, role, f"leaks {leaked}", target)
+                elif target == "released":
+                    m.status(response, 200, role, target)
+                else:
+                    m.like_missing(response, missing, url, missing_url, role, target)
+
+    return check
+
+
 RULES = {
+    "panosc:datasets": panosc("datasets"),
+    "panosc:datasets-count": panosc("datasets"),
+    "panosc:dataset": panosc("datasets", detail=True),
+    "panosc:documents": panosc("documents"),
+    "panosc:documents-count": panosc("documents"),
+    "panosc:document": panosc("documents", detail=True),
+    "panosc:instruments": panosc("instruments"),
+    "panosc:instruments-count": panosc("instruments"),
+    "panosc:instrument": panosc("instruments", detail=True),
     "doi:landing": landing(),
     "doi:export": landing("export"),
     "doi:mine": signed_in_page,
