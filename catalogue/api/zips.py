@@ -4,6 +4,7 @@ person (session or OpenID Connect token; instrument keys have no selection).
 
 Datasets not online answer 409 {"detail", "datasets": [ids not online]}, before any byte is sent."""
 
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
@@ -100,12 +101,21 @@ SELECTION = inline_serializer(
     },
 )
 CHANGED = inline_serializer(
-    "SelectionChange", {"changed": serializers.IntegerField(), "count": serializers.IntegerField()}
+    "SelectionChanged", {"changed": serializers.IntegerField(), "count": serializers.IntegerField()}
 )
+
+
+class _OneSelection(AutoSchema):
+    """Its `list` answers one object, the person's selection, not a list of them."""
+
+    def _is_list_view(self, serializer=None) -> bool:
+        return False
 
 
 class SelectionViewSet(viewsets.ViewSet):
     """The signed-in person's selection of datasets (the portal's /selection/)."""
+
+    schema = _OneSelection()
 
     def _actor(self) -> access.Actor:
         actor = access.actor_for(self.request)

@@ -193,4 +193,6 @@ def test_a_moved_release_date_is_announced_again(settings, soon, staff, django_c
 def test_the_periodic_tasks_are_scheduled():
     tasks_scheduled = {entry["task"] for entry in django_settings.CELERY_BEAT_SCHEDULE.values()}
     periodic = (tasks.sync_user_office, tasks.send_release_notices, tasks.reconcile_registrations)
-    assert {task.name for task in periodic} == tasks_scheduled
+    storage = (tasks.archive_due_datasets, tasks.release_restored_datasets, tasks.reconcile_restores)
+    publication = {"doi.tasks.reconcile_publications", "doi.tasks.publish_released_sessions"}
+    assert {task.name for task in (*periodic, *storage)} | publication == tasks_scheduled

@@ -223,7 +223,8 @@ def test_the_table_keeps_its_generic_columns_and_breakable_names(client, demo):
     assert "has-technique-columns" in html and 'class="text-end param-col"' in html
     assert ">mesh-<wbr>AFAMIN-<wbr>rev1-<wbr>B5-<wbr>1_<wbr>1_<wbr>1719739</a>" in html
     assert 'title="mesh-AFAMIN-rev1-B5-1_1_1719739"' in html
-    assert html.count('<span class="badge storage-badge storage-online">Online</span>') == 13
+    assert html.count('<span class="badge storage-badge storage-online">Online</span>') == 10
+    assert html.count('<span class="badge storage-badge storage-archived">Archived</span>') == 3  # the demo's on tape
 
 
 def test_breakable_escapes_and_breaks_after_separators():
