@@ -108,6 +108,15 @@ def _postgresql_only(request):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache: the API-key throttle counts failed keys per address
+    (catalogue/security.py), and one test's failures must not lock the next one out."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _celery_eager(request):
     """Run tasks in-process for every test not marked ``worker``.
 

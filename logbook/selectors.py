@@ -15,6 +15,7 @@ from catalogue.models import Instrument, Investigation
 
 from .access import beamline_q, event_read_q, logbook_read_q
 from .models import Attachment, Event, Tag
+from .search import text_search
 
 EVENTS_PER_PAGE = 50
 MISSING_LOGBOOK = "No logbook found."
@@ -98,7 +99,7 @@ def _timeline(events: QuerySet[Event], filters: EventFilters | None) -> QuerySet
     if f.dataset:
         events = events.filter(dataset__name=f.dataset)
     if f.q:
-        events = events.filter(Q(text__icontains=f.q) | Q(html__icontains=f.q) | Q(title__icontains=f.q))
+        events = text_search(events, f.q)
     return events.select_related("author", "dataset").prefetch_related(
         "tags", Prefetch("attachments", queryset=Attachment.objects.order_by("id"))
     )
@@ -110,6 +111,11 @@ def investigation_events(investigation: Investigation, filters: EventFilters | N
 
 def beamline_events(instrument: Instrument, filters: EventFilters | None = None) -> QuerySet[Event]:
     return _timeline(Event.objects.filter(instrument=instrument, investigation=None), filters)
+
+
+def readable_events(actor: Actor, filters: EventFilters | None = None) -> QuerySet[Event]:
+    """The current events of every logbook the actor reads, broadcasts included: a search across them."""
+    return _timeline(Event.objects.filter(event_read_q(actor)), filters)
 
 
 def broadcast_list(limit: int = 5) -> list[Event]:

@@ -83,9 +83,9 @@ def test_gallery_costs_one_query(client, staff, investigation, data_root, django
     dataset.save(update_fields=["file_count"])  # as registration does
     client.force_login(staff)
     client.get(reverse("search"))
-    # session, user, dataset, vocabulary, gallery files, inputs, outputs, file page (the dataset's
-    # file_count counts its files)
-    with django_assert_num_queries(8):
+    # session, user, dataset, vocabulary, gallery files, inputs, outputs, file page, storage history
+    # (the dataset's file_count counts its files)
+    with django_assert_num_queries(9):
         response = client.get(dataset.get_absolute_url())
     view = response.context["view"]
     assert [f.path for f in view.plots] == ["gallery/x_Guinier.png"]
@@ -94,7 +94,7 @@ def test_gallery_costs_one_query(client, staff, investigation, data_root, django
         ("BIFT", [3.2, None, None, None, 10.5, None]),
     ]
     assert response.context["page_obj"].paginator.count == 5
-    with django_assert_num_queries(9):  # a filter: the matching files are counted
+    with django_assert_num_queries(10):  # a filter: the matching files are counted
         filtered = client.get(dataset.get_absolute_url(), {"path": "gallery"})
     assert [f.path for f in filtered.context["page_obj"]] == ["gallery/sub/deeper.png", "gallery/x_Guinier.png"]
     assert filtered.context["page_obj"].paginator.count == 2
