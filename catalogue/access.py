@@ -40,7 +40,14 @@ def investigation_q(actor: Actor, prefix: str = "") -> Q:
     """Q selecting the investigations the actor may read; prefix reaches them from another model."""
     if actor.is_admin:
         return Q()
-    q = Q(**{f"{prefix}release_date__lte": timezone.now()})
+    return Q(**{f"{prefix}release_date__lte": timezone.now()}) | member_q(actor, prefix)
+
+
+def member_q(actor: Actor, prefix: str = "") -> Q:
+    """Q selecting the investigations the actor belongs to, whatever their release date: its
+    instrument's (an instrument key), those the person takes part in, those of the instruments the
+    person is a scientist of. Admins are not members: callers decide what admins may do."""
+    q = Q(pk__in=[])
     if actor.api_key is not None:
         q |= Q(**{f"{prefix}instrument_id": actor.api_key.instrument_id})
     if actor.is_person:

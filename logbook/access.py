@@ -11,38 +11,20 @@
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
 
-from catalogue.access import Actor, investigation_q
-from catalogue.models import Instrument, InstrumentScientist, Investigation, InvestigationUser
-
-
-def _members_q(actor: Actor, prefix: str) -> Q:
-    """The investigations (reached through prefix) whose logbook the actor writes."""
-    if actor.is_admin:
-        return Q()
-    q = Q(pk__in=[])
-    if actor.api_key is not None:
-        q |= Q(**{f"{prefix}instrument_id": actor.api_key.instrument_id})
-    if actor.is_person:
-        investigation_id = OuterRef(f"{prefix[:-2]}_id" if prefix else "pk")
-        q |= Q(Exists(InvestigationUser.objects.filter(user=actor.user, investigation_id=investigation_id)))
-        q |= Q(
-            Exists(
-                InstrumentScientist.objects.filter(user=actor.user, instrument_id=OuterRef(f"{prefix}instrument_id"))
-            )
-        )
-    return q
+from catalogue.access import Actor, investigation_q, member_q
+from catalogue.models import Instrument, InstrumentScientist, Investigation
 
 
 def logbook_write_q(actor: Actor, prefix: str = "") -> Q:
-    """Investigations whose logbook the actor writes (and reads)."""
-    return _members_q(actor, prefix)
+    """Investigations whose logbook the actor writes (and reads): admins all, others their own."""
+    return Q() if actor.is_admin else member_q(actor, prefix)
 
 
 def logbook_read_q(actor: Actor, prefix: str = "") -> Q:
     """Investigations whose logbook the actor reads."""
     if settings.LOGBOOK_PUBLIC_AFTER_RELEASE:
-        return _members_q(actor, prefix) | investigation_q(actor, prefix)
-    return _members_q(actor, prefix)
+        return investigation_q(actor, prefix)  # the members' and, once released, everybody's
+    return logbook_write_q(actor, prefix)
 
 
 def beamline_q(actor: Actor, prefix: str = "") -> Q:

@@ -18,9 +18,9 @@ from enum import StrEnum
 
 from django.conf import settings
 from django.contrib.auth.models import Group
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, Q
 
-from catalogue.access import Actor
+from catalogue.access import Actor, member_q
 from catalogue.models import InstrumentScientist, Investigation, InvestigationUser
 
 from .models import Status
@@ -73,24 +73,7 @@ def investigation_q(actor: Actor, prefix: str = "") -> Q:
     """Q selecting the investigations whose shipments the actor sees; prefix reaches them from a model."""
     if is_logistics(actor):
         return Q()
-    return _member_q(actor, prefix)
-
-
-def _member_q(actor: Actor, prefix: str) -> Q:
-    """The investigations of the actor's instrument key, or where the person takes part or is a
-    scientist of the instrument."""
-    q = Q(pk__in=[])
-    if actor.api_key is not None:
-        q |= Q(**{f"{prefix}instrument_id": actor.api_key.instrument_id})
-    if actor.is_person:
-        investigation_id = OuterRef(f"{prefix[:-2]}_id" if prefix else "pk")
-        q |= Q(Exists(InvestigationUser.objects.filter(user=actor.user, investigation_id=investigation_id)))
-        q |= Q(
-            Exists(
-                InstrumentScientist.objects.filter(user=actor.user, instrument_id=OuterRef(f"{prefix}instrument_id"))
-            )
-        )
-    return q
+    return member_q(actor, prefix)
 
 
 def investigation_q_in_sql(actor: Actor, prefix: str = "") -> Q:
@@ -101,7 +84,7 @@ def investigation_q_in_sql(actor: Actor, prefix: str = "") -> Q:
     if not actor.is_person:
         return investigation_q(actor, prefix)  # an instrument key: no group to look up
     names = [settings.SHIPPING_STORES_GROUP, settings.SHIPPING_SAFETY_GROUP]
-    return Q(Exists(Group.objects.filter(user=actor.user, name__in=names))) | _member_q(actor, prefix)
+    return Q(Exists(Group.objects.filter(user=actor.user, name__in=names))) | member_q(actor, prefix)
 
 
 def roles(actor: Actor, investigation: Investigation) -> set[Role]:
