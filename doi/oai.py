@@ -22,7 +22,7 @@ from techniques.models import Technique
 
 from . import datacite
 from .models import Publication
-from .selectors import harvestable, publication_facts, publication_people
+from .selectors import PageFacts, harvestable, publication_people, publications_facts
 
 PAGE_SIZE = 100
 OAI_NS = "http://www.openarchives.org/OAI/2.0/"
@@ -105,17 +105,13 @@ def _sets() -> list[tuple[str, str]]:
     return instruments + techniques
 
 
-def _memberships(publication: Publication) -> list[str]:
-    datasets = (
-        Dataset.objects.filter(investigation_id=publication.investigation_id)
-        if publication.kind == Publication.Kind.SESSION
-        else Dataset.objects.filter(collections=publication.collection_id)
-    )
-    instruments = Instrument.objects.filter(investigations__datasets__in=datasets).distinct()
-    if publication.kind == Publication.Kind.SESSION:
-        instruments = Instrument.objects.filter(investigations=publication.investigation_id)
-    techniques = Technique.objects.filter(definitions__datasets__in=datasets).distinct()
-    return sorted({f"instrument:{i.name}" for i in instruments} | {f"technique:{t.code}" for t in techniques})
+def _memberships(facts: PageFacts) -> list[str]:
+    return sorted({f"instrument:{name}" for name in facts.instruments} | {f"technique:{c}" for c in facts.techniques})
+
+
+def _harvested(qs: QuerySet[Publication]) -> QuerySet[Publication]:
+    """What a record is rendered from besides its facts (selectors.publications_facts, per page)."""
+    return qs.select_related("investigation__instrument").prefetch_related("people")
 
 
 # --- XML ---------------------------------------------------------------------------------------
@@ -139,20 +135,19 @@ def _envelope(params: dict, verb_ok: bool) -> tuple:
     return root, request
 
 
-def _header(parent, publication: Publication, with_sets: bool = True):
+def _header(parent, publication: Publication, facts: PageFacts):
     header = _el(parent, f"{{{OAI_NS}}}header")
     if publication.state == Publication.State.WITHDRAWN:
         header.set("status", "deleted")
     _el(header, f"{{{OAI_NS}}}identifier", identifier(publication))
     _el(header, f"{{{OAI_NS}}}datestamp", _stamp(publication.modified))
-    if with_sets:
-        for spec in _memberships(publication):
-            _el(header, f"{{{OAI_NS}}}setSpec", spec)
+    for spec in _memberships(facts):
+        _el(header, f"{{{OAI_NS}}}setSpec", spec)
     return header
 
 
-def _datacite_record(publication: Publication) -> dict:
-    return datacite.metadata(publication, publication_facts(publication), publication_people(publication))
+def _datacite_record(publication: Publication, facts: PageFacts) -> dict:
+    return datacite.metadata(publication, facts.facts, publication_people(publication))
 
 
 def _oai_dc(parent, data: dict):
@@ -190,12 +185,12 @@ def _oai_datacite(parent, data: dict):
     payload.append(etree.fromstring(datacite.to_xml(data).encode()))
 
 
-def _record(parent, publication: Publication, prefix: str):
+def _record(parent, publication: Publication, prefix: str, facts: PageFacts):
     record = _el(parent, f"{{{OAI_NS}}}record")
-    _header(record, publication)
+    _header(record, publication, facts)
     if publication.state != Publication.State.WITHDRAWN:
         metadata = _el(record, f"{{{OAI_NS}}}metadata")
-        (_oai_dc if prefix == "oai_dc" else _oai_datacite)(metadata, _datacite_record(publication))
+        (_oai_dc if prefix == "oai_dc" else _oai_datacite)(metadata, _datacite_record(publication, facts))
 
 
 # --- Verbs -------------------------------------------------------------------------------------
@@ -235,7 +230,7 @@ def _list_sets(root, params: dict):
 
 
 def _get(oai_identifier: str) -> Publication:
-    publication = harvestable().filter(doi=_doi_of(oai_identifier)).first()
+    publication = _harvested(harvestable().filter(doi=_doi_of(oai_identifier))).first()
     if publication is None:
         raise OAIError("idDoesNotExist", f"No item {oai_identifier[:200]!r} in this repository.")
     return publication
@@ -246,7 +241,7 @@ def _get_record(root, params: dict):
         raise OAIError("cannotDisseminateFormat", f"No metadata format {params['metadataPrefix'][:40]!r}.")
     publication = _get(params["identifier"])
     node = _el(root, f"{{{OAI_NS}}}GetRecord")
-    _record(node, publication, params["metadataPrefix"])
+    _record(node, publication, params["metadataPrefix"], publications_facts([publication])[publication.pk])
 
 
 def _query(state: dict) -> QuerySet[Publication]:
@@ -257,8 +252,9 @@ def _query(state: dict) -> QuerySet[Publication]:
         qs = qs.filter(_set_q(state["set"]))
     if state.get("after"):
         stamp, pk = datetime.fromisoformat(state["after"][0]), state["after"][1]
-        qs = qs.filter(Q(modified__gt=stamp) | Q(modified=stamp, pk__gt=pk))
-    return qs.order_by("modified", "pk")
+        # The keyset (modified, id) > (stamp, pk); modified >= stamp bounds the index scan.
+        qs = qs.filter(Q(modified__gt=stamp) | Q(modified=stamp, pk__gt=pk), modified__gte=stamp)
+    return _harvested(qs.order_by("modified", "pk"))
 
 
 def _list_state(params: dict) -> dict:
@@ -304,12 +300,13 @@ def _list(root, params: dict, verb: str):
         raise OAIError("noRecordsMatch", "No records match the request.")
     more = len(page) > PAGE_SIZE
     page = page[:PAGE_SIZE]
+    facts = publications_facts(page)
     node = _el(root, f"{{{OAI_NS}}}{verb}")
     for publication in page:
         if verb == "ListRecords":
-            _record(node, publication, state["prefix"])
+            _record(node, publication, state["prefix"], facts[publication.pk])
         else:
-            _header(node, publication)
+            _header(node, publication, facts[publication.pk])
     if more or "resumptionToken" in params:
         last = page[-1]
         following = state | {"after": [last.modified.isoformat(), last.pk], "cursor": state["cursor"] + len(page)}

@@ -6,12 +6,14 @@ staff, by its owner and, for a session DOI, by the people who read the investiga
 on a landing page carry whether the reader may open them (released data are public).
 """
 
-from django.db.models import BooleanField, ExpressionWrapper, Max, Min, Q, QuerySet, Sum, Value
+from dataclasses import dataclass
+
+from django.db.models import BooleanField, Count, ExpressionWrapper, Max, Min, Q, QuerySet, Sum, Value
 from django.http import Http404
 from django.utils import timezone
 
 from catalogue.access import Actor, investigation_q
-from catalogue.models import Dataset, Instrument, Investigation, InvestigationUser
+from catalogue.models import DataCollection, Dataset, Instrument, Investigation, InvestigationUser
 from techniques.models import Technique
 
 from .datacite import Facts
@@ -117,6 +119,111 @@ def publication_facts(publication: Publication) -> Facts:
         release=spans["release"],
         proposals=tuple(sorted({f"{i.name}" for i in investigations})),
     )
+
+
+@dataclass(frozen=True)
+class PageFacts:
+    """A publication's facts with what its OAI-PMH sets are made of (instrument names, technique codes)."""
+
+    facts: Facts
+    instruments: tuple
+    techniques: tuple
+
+
+def publications_facts(publications: list[Publication]) -> dict[int, PageFacts]:
+    """publication_facts of a page of publications, in a fixed number of queries whatever its size
+    (two for its sessions, three for its selections): for OAI-PMH lists. The sessions' investigations
+    are read from the publications (select_related("investigation__instrument"))."""
+    sessions = {p.investigation_id: p for p in publications if p.kind == Publication.Kind.SESSION}
+    selections = {p.collection_id: p for p in publications if p.kind == Publication.Kind.SELECTION}
+    totals: dict[tuple, dict] = {}
+    techniques: dict[tuple, dict] = {}
+    if sessions:
+        datasets = Dataset.objects.filter(investigation_id__in=list(sessions))
+        for row in datasets.values("investigation_id").annotate(
+            n=Count("id"), size=Sum("size"), start=Min("start_date"), end=Max("end_date")
+        ):
+            totals[("session", row["investigation_id"])] = row
+        for key, code, name, panet in (
+            datasets.filter(definition__technique__isnull=False)
+            .values_list(
+                "investigation_id",
+                "definition__technique__code",
+                "definition__technique__name",
+                "definition__technique__panet_id",
+            )
+            .distinct()
+            .order_by()
+        ):
+            techniques.setdefault(("session", key), {})[code] = (name, panet)
+    investigations: dict[int, list] = {}
+    if selections:
+        links = DataCollection.datasets.through.objects.filter(datacollection_id__in=list(selections))
+        for row in links.values("datacollection_id").annotate(
+            n=Count("dataset_id"),
+            size=Sum("dataset__size"),
+            start=Min("dataset__start_date"),
+            end=Max("dataset__end_date"),
+            inv_start=Min("dataset__investigation__start_date"),
+            inv_end=Max("dataset__investigation__end_date"),
+            release=Max("dataset__investigation__release_date"),
+        ):
+            totals[("selection", row["datacollection_id"])] = row
+        for key, code, name, panet in (
+            links.filter(dataset__definition__technique__isnull=False)
+            .values_list(
+                "datacollection_id",
+                "dataset__definition__technique__code",
+                "dataset__definition__technique__name",
+                "dataset__definition__technique__panet_id",
+            )
+            .distinct()
+            .order_by()
+        ):
+            techniques.setdefault(("selection", key), {})[code] = (name, panet)
+        for key, *row in (
+            links.values_list(
+                "datacollection_id",
+                "dataset__investigation__name",
+                "dataset__investigation__instrument__name",
+                "dataset__investigation__instrument__full_name",
+            )
+            .distinct()
+            .order_by()
+        ):
+            investigations.setdefault(key, []).append(row)
+    result = {}
+    for publication in publications:
+        if publication.kind == Publication.Kind.SESSION:
+            key = ("session", publication.investigation_id)
+            inv = publication.investigation
+            spans = {"start": inv.start_date, "end": inv.end_date, "release": inv.release_date}
+            instruments = {(inv.instrument.name, inv.instrument.full_name)}
+            proposals = {inv.name}
+        else:
+            key = ("selection", publication.collection_id)
+            row = totals.get(key, {})
+            spans = {"start": row.get("inv_start"), "end": row.get("inv_end"), "release": row.get("release")}
+            held = investigations.get(publication.collection_id, [])
+            instruments = {(name, full) for _, name, full in held}
+            proposals = {name for name, _, _ in held}
+        row = totals.get(key, {})
+        both = row.get("start") and row.get("end")
+        used = sorted(techniques.get(key, {}).items(), key=lambda item: item[1][0])
+        facts = Facts(
+            datasets=row.get("n") or 0,
+            size=row.get("size") or 0,
+            techniques=tuple(value for _, value in used),
+            instruments=tuple(sorted(instruments)),
+            start=row["start"] if both else spans["start"],
+            end=row["end"] if both else spans["end"],
+            release=spans["release"],
+            proposals=tuple(sorted(proposals)),
+        )
+        result[publication.pk] = PageFacts(
+            facts, tuple(sorted(name for name, _ in instruments)), tuple(sorted(code for code, _ in used))
+        )
+    return result
 
 
 def publication_people(publication: Publication) -> list:

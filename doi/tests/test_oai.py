@@ -144,3 +144,38 @@ def test_drafts_never_leave(client, instrument):
     )
     root = validate(client.get("/oai", {"verb": "ListIdentifiers", "metadataPrefix": "oai_dc"}).content)
     assert root.find(f"{OAI}error").get("code") == "noRecordsMatch"
+
+
+@pytest.mark.django_db
+def test_a_page_reads_each_publications_facts_as_the_landing_page_does(session_world, pi, instrument):
+    """selectors.publications_facts (a page in a fixed number of queries) gives publication_facts of
+    each publication, sessions and selections alike, and the sets each belongs to."""
+    from catalogue.storage.selection import selection_add
+    from doi.selectors import publication_facts, publications_facts
+
+    admin = Actor(user=make_user("root-facts", is_staff=True))
+    session = services.publication_create_session(actor=admin, investigation=session_world["investigation"])
+    selection_add(user=pi, dataset_ids=[session_world["datasets"][1].pk])
+    selection = services.publication_create_selection(actor=Actor(user=pi), title="One dataset")
+    empty = services.publication_create_session(actor=admin, investigation=make_investigation(instrument, "MX-77"))
+    publications = list(oai._harvested(oai.Publication.objects.filter(pk__in=[session.pk, selection.pk, empty.pk])))
+    page = publications_facts(publications)
+    for publication in publications:
+        assert page[publication.pk].facts == publication_facts(publication), publication
+    code = session_world["technique"].code
+    for publication in (session, selection):
+        assert oai._memberships(page[publication.pk]) == sorted([f"instrument:{instrument.name}", f"technique:{code}"])
+    assert oai._memberships(page[empty.pk]) == [f"instrument:{instrument.name}"]
+
+
+@pytest.mark.django_db
+def test_a_page_costs_a_fixed_number_of_queries(client, instrument, monkeypatch, django_assert_num_queries):
+    monkeypatch.setattr(oai, "PAGE_SIZE", 4)
+    publish_sessions(instrument, 5)
+    for verb in ("ListRecords", "ListIdentifiers"):
+        # the page, its people, its datasets' totals, their techniques (benchmark_doi pins the same)
+        with django_assert_num_queries(4):
+            root = validate(client.get("/oai", {"verb": verb, "metadataPrefix": "oai_datacite"}).content)
+        token = root.find(f"{OAI}{verb}/{OAI}resumptionToken").text
+        with django_assert_num_queries(4):
+            client.get("/oai", {"verb": verb, "resumptionToken": token})

@@ -1,0 +1,1 @@
+"""Publications at scale: synthetic publications (synthetic.py) and their benchmark (benchmarks.py)."""
