@@ -435,6 +435,10 @@ API_KEY_LOCKOUT_SECONDS = env.int("API_KEY_LOCKOUT_SECONDS", default=300)
 LOGBOOK_ATTACHMENT_ROOT = Path(env.str("LOGBOOK_ATTACHMENT_ROOT", default=str(BASE_DIR / "var" / "logbook")))
 LOGBOOK_MAX_ATTACHMENT_MB = env.int("LOGBOOK_MAX_ATTACHMENT_MB", default=10)
 LOGBOOK_PUBLIC_AFTER_RELEASE = env.bool("LOGBOOK_PUBLIC_AFTER_RELEASE", default=False)
+# The batch of events (POST /api/v1/logbook/events/batch/): at most this many events a request, and a
+# body of at most LOGBOOK_BATCH_MAX_BODY_MB (500 events of 2 kB are 1 MB; the single POST keeps Django's limit).
+LOGBOOK_BATCH_MAX_EVENTS = env.int("LOGBOOK_BATCH_MAX_EVENTS", default=500)
+LOGBOOK_BATCH_MAX_BODY_MB = env.int("LOGBOOK_BATCH_MAX_BODY_MB", default=32)
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / "var" / "mail"))  # the file backend's folder

@@ -18,6 +18,7 @@ from .models import Attachment, Event, Tag
 from .search import text_search
 
 EVENTS_PER_PAGE = 50
+MAX_QUERY = 200  # characters of a search
 MISSING_LOGBOOK = "No logbook found."
 
 
@@ -118,6 +119,12 @@ def readable_events(actor: Actor, filters: EventFilters | None = None) -> QueryS
     return _timeline(Event.objects.filter(event_read_q(actor)), filters)
 
 
+def event_search(actor: Actor, q: str = "") -> QuerySet[Event]:
+    """readable_events matching q (every one without q), with their logbooks: the search page's and the
+    API's search across logbooks."""
+    return readable_events(actor, EventFilters(q=q)).select_related("investigation__instrument", "instrument")
+
+
 def broadcast_list(limit: int = 5) -> list[Event]:
     return list(
         Event.objects.filter(type=Event.Type.BROADCAST, is_latest=True, removed=False, investigation=None)
@@ -134,6 +141,44 @@ def page(
         events = events.filter(pk__lt=before)
     rows = list(events.order_by("-id")[: per_page + 1])
     return rows[:per_page], (rows[per_page - 1].pk if len(rows) > per_page else None)
+
+
+def portal_page(
+    events: QuerySet[Event], before: int | None, per_page: int = EVENTS_PER_PAGE, *, files: bool = True
+) -> tuple[list[Event], int | None]:
+    """page(), for the portal's timelines: with each event's tags as (name, colour) pairs in
+    event.tag_pairs (with_tag_pairs), its attachments in event.files (files: one query for the page, no
+    manager per event as event.attachments.all() builds), and without the datasets' parameters (a page
+    shows their names)."""
+    rows, cursor = page(events.prefetch_related(None).defer(*DATASET_UNSHOWN), before, per_page)
+    if files:
+        by_event: dict[int, list[Attachment]] = {event.pk: [] for event in rows}
+        if rows:
+            for attachment in Attachment.objects.filter(event_id__in=by_event).order_by("id"):
+                by_event[attachment.event_id].append(attachment)
+        for event in rows:
+            event.files = by_event[event.pk]
+    return with_tag_pairs(rows), cursor
+
+
+DATASET_UNSHOWN = ("dataset__parameters", "dataset__warnings", "dataset__description")
+
+
+def with_tag_pairs(events: list[Event]) -> list[Event]:
+    """Sets event.tag_pairs, its tags' [(name, colour)] in Tag's order, in one query of the links and
+    their tags' names (no Tag objects, no manager per event as event.tags.all() builds)."""
+    pairs: dict[int, list[tuple[str, str]]] = {event.pk: [] for event in events}
+    if events:
+        links = (
+            Event.tags.through.objects.filter(event_id__in=pairs)
+            .order_by("tag__name", "tag_id")
+            .values_list("event_id", "tag__name", "tag__color")
+        )
+        for event_id, name, color in links:
+            pairs[event_id].append((name, color))
+    for event in events:
+        event.tag_pairs = pairs[event.pk]
+    return events
 
 
 def tag_list(*, investigation: Investigation | None = None, instrument: Instrument | None = None) -> QuerySet[Tag]:

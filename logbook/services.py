@@ -8,8 +8,10 @@ generated names (never a client's path) and removed again if the transaction fai
 
 import io
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import nh3
 from django.conf import settings
@@ -150,84 +152,195 @@ def _store_attachment(event: Event, file: AttachmentFile, written: list[str]) ->
     )
 
 
-def event_create(
-    *,
-    investigation: Investigation | None = None,
-    instrument: Instrument | None = None,
-    type: str,
-    category: str,
-    text: str = "",
-    html: str = "",
-    title: str = "",
-    tags: list[str] = (),
-    dataset: Dataset | None = None,
-    dataset_name: str = "",
-    author=None,
-    machine: str = "",
-    software: str = "",
-    creation_date: datetime | None = None,
-    attachment: AttachmentFile | None = None,
-) -> Event:
-    """Stores a new event in an investigation's logbook, an instrument's, or the facility's (neither)."""
+@dataclass
+class EventSpec:
+    """One event to store: what event_create takes, but a file (an event of a batch)."""
+
+    investigation: Investigation | None = None
+    instrument: Instrument | None = None
+    type: str = ""
+    category: str = ""
+    text: str = ""
+    html: str = ""
+    title: str = ""
+    tags: Sequence[str] = ()
+    dataset: Dataset | None = None
+    dataset_name: str = ""
+    author: Any = None
+    machine: str = ""
+    software: str = ""
+    creation_date: datetime | None = None
+
+
+def _checked(spec: EventSpec, *, has_file: bool, named: Callable[[str], Dataset | None]) -> dict:
+    """The event's row (a dict of Event's fields) if the spec may be stored; LogbookInvalid naming the
+    fields otherwise. named(name) finds the investigation's dataset of that name."""
     errors: dict[str, str] = {}
-    if type not in Event.Type.values:
+    investigation, instrument, dataset = spec.investigation, spec.instrument, spec.dataset
+    if spec.type not in Event.Type.values:
         errors["type"] = f"one of {', '.join(Event.Type.values)}"
-    category = "commandLine" if category == "commandline" else category
+    category = "commandLine" if spec.category == "commandline" else spec.category
     if category not in Event.Category.values:
         errors["category"] = f"one of {', '.join(Event.Category.values)}"
-    if type == Event.Type.BROADCAST and (investigation or instrument):
+    if spec.type == Event.Type.BROADCAST and (investigation or instrument):
         errors["type"] = "a broadcast belongs to the facility, not to a logbook"
-    if type != Event.Type.BROADCAST and not (investigation or instrument):
+    if spec.type != Event.Type.BROADCAST and not (investigation or instrument):
         errors["type"] = "only broadcasts belong to no logbook"
-    for field, value, limit in (
-        ("text", text, 1_000_000),
-        ("html", html, 1_000_000),
-        ("title", title, 255),
-        ("machine", machine, 255),
-        ("software", software, 255),
-    ):
-        _check_text(errors, field, value, limit)
-    for name in tags:
+    for field, limit in (("text", 1_000_000), ("html", 1_000_000), ("title", 255), ("machine", 255), ("software", 255)):
+        _check_text(errors, field, getattr(spec, field), limit)
+    for name in spec.tags:
         if not name.strip() or len(name) > 64 or "\x00" in name:
             errors["tag"] = "tag names are 1 to 64 characters"
-    if dataset_name and not dataset:
+    if spec.dataset_name and not dataset:
         if investigation is None:
             errors["datasetName"] = "a dataset belongs to an investigation's logbook only"
         else:
-            dataset = Dataset.objects.filter(investigation=investigation, name=dataset_name).order_by("-id").first()
+            dataset = named(spec.dataset_name)
             if dataset is None:
-                errors["datasetName"] = f"no dataset {dataset_name[:100]!r} in {investigation}"
+                errors["datasetName"] = f"no dataset {spec.dataset_name[:100]!r} in {investigation}"
     if dataset is not None and (investigation is None or dataset.investigation_id != investigation.pk):
         errors["datasetId"] = "not a dataset of this investigation"
-    if not (text.strip() or html.strip() or attachment):
+    if not (spec.text.strip() or spec.html.strip() or has_file):
         errors.setdefault("content", "give a text, an HTML text or a file")
     if errors:
         raise LogbookInvalid(errors)
+    author = spec.author
+    return {
+        "investigation": investigation,
+        "instrument": None if investigation else instrument,
+        "type": spec.type,
+        "category": category,
+        "title": spec.title,
+        "text": spec.text,
+        "html": html_sanitise(spec.html) if spec.html else "",
+        "dataset": dataset,
+        "author": author if author is not None and author.is_authenticated else None,
+        "machine": spec.machine,
+        "software": spec.software,
+        "creation_date": spec.creation_date or timezone.now(),
+    }
+
+
+def event_create(*, attachment: AttachmentFile | None = None, **fields) -> Event:
+    """Stores a new event in an investigation's logbook, an instrument's, or the facility's (neither):
+    the fields of EventSpec, and a file."""
+    spec = EventSpec(**fields)
+    investigation = spec.investigation
+
+    def named(name: str) -> Dataset | None:
+        return Dataset.objects.filter(investigation=investigation, name=name).order_by("-id").first()
+
+    row = _checked(spec, has_file=attachment is not None, named=named)
     written: list[str] = []
     try:
         with transaction.atomic():
-            event = Event.objects.create(
-                investigation=investigation,
-                instrument=None if investigation else instrument,
-                type=type,
-                category=category,
-                title=title,
-                text=text,
-                html=html_sanitise(html) if html else "",
-                dataset=dataset,
-                author=author if author is not None and author.is_authenticated else None,
-                machine=machine,
-                software=software,
-                creation_date=creation_date or timezone.now(),
-            )
-            if tags:
-                event.tags.set(_tags(list(tags), investigation=investigation, instrument=instrument))
+            event = Event.objects.create(**row)
+            if spec.tags:
+                event.tags.set(_tags(list(spec.tags), investigation=investigation, instrument=spec.instrument))
             if attachment is not None:
                 _store_attachment(event, attachment, written)
     except BaseException:
         _delete_files(written)
         raise
     return event
+
+
+def event_create_batch(specs: Sequence[EventSpec]) -> list[Event | LogbookInvalid]:
+    """Stores many events at once (the API's batch): each checked as event_create checks it, the valid
+    ones written together in one transaction (one INSERT of the events, one of their tag links, one of
+    the tags they name for the first time); answered in the specs' order, an Event or the
+    LogbookInvalid of a refused spec, which writes nothing of it. Datasets named by name are read in
+    one query per investigation."""
+    by_name = _datasets_named(specs)
+    outcomes: list[Event | LogbookInvalid] = []
+    for spec in specs:
+        inv_id = spec.investigation.pk if spec.investigation else None
+        try:
+            row = _checked(spec, has_file=False, named=lambda name, inv_id=inv_id: by_name.get((inv_id, name)))
+            outcomes.append(Event(**row))
+        except LogbookInvalid as exc:
+            outcomes.append(exc)
+    valid = [(event, spec) for event, spec in zip(outcomes, specs, strict=True) if isinstance(event, Event)]
+    if not valid:
+        return outcomes
+    with transaction.atomic():
+        Event.objects.bulk_create([event for event, _ in valid])
+        tagged = [(event, spec) for event, spec in valid if spec.tags]
+        if tagged:
+            tags = _tags_batch(tagged)
+            Link = Event.tags.through
+            Link.objects.bulk_create(
+                [
+                    Link(event_id=event.pk, tag_id=tags[_scope(spec), name].pk)
+                    for event, spec in tagged
+                    for name in dict.fromkeys(name.strip() for name in spec.tags)
+                ]
+            )
+    return outcomes
+
+
+def _datasets_named(specs: Sequence[EventSpec]) -> dict[tuple[int, str], Dataset]:
+    """{(investigation id, name): its newest dataset of that name} for the names the specs give."""
+    wanted: dict[int, set[str]] = {}
+    for spec in specs:
+        if spec.dataset_name and spec.dataset is None and spec.investigation is not None:
+            wanted.setdefault(spec.investigation.pk, set()).add(spec.dataset_name)
+    found = {}
+    for inv_id, names in wanted.items():
+        for dataset in Dataset.objects.filter(investigation_id=inv_id, name__in=names).order_by("id"):
+            found[inv_id, dataset.name] = dataset  # the newest last
+    return found
+
+
+def _scope(spec: EventSpec) -> tuple[int | None, int | None]:
+    """(investigation id, instrument id) of the logbook whose tags the spec's event takes."""
+    if spec.investigation is not None:
+        return spec.investigation.pk, None
+    return None, spec.instrument.pk if spec.instrument else None
+
+
+def _tags_batch(tagged: list[tuple[Event, EventSpec]]) -> dict[tuple[tuple, str], Tag]:
+    """{(scope, name): Tag} for every tag name of the batch, as _tags chooses them (the logbook's own,
+    else a global one, else a new one of the logbook): one query to read them, one INSERT for the
+    new ones (and one more query to read those back)."""
+    wanted = {(_scope(spec), name.strip()) for _, spec in tagged for name in spec.tags}
+    scopes = {scope for scope, _ in wanted}
+    names = {name for _, name in wanted}
+    own = Q(pk__in=[])
+    for inv_id, instrument_id in scopes:
+        own |= Q(investigation_id=inv_id) if inv_id else Q(instrument_id=instrument_id, investigation=None)
+    existing = list(Tag.objects.filter(name__in=names).filter(own | Q(investigation=None, instrument=None)))
+    found = _choose_tags(wanted, existing)
+    missing = wanted - found.keys()
+    if missing:
+        Tag.objects.bulk_create(
+            [
+                Tag(
+                    name=name,
+                    investigation_id=inv_id,
+                    instrument_id=instrument_id,
+                    color=TAG_COLORS[sum(map(ord, name)) % len(TAG_COLORS)],
+                )
+                for (inv_id, instrument_id), name in sorted(missing, key=repr)
+            ],
+            ignore_conflicts=True,  # made meanwhile by another request: read below
+        )
+        own = Q(pk__in=[])
+        for (inv_id, instrument_id), name in missing:
+            own |= Q(name=name, investigation_id=inv_id, instrument_id=instrument_id)
+        found |= _choose_tags(missing, list(Tag.objects.filter(own)))
+    return found
+
+
+def _choose_tags(wanted, tags: list[Tag]) -> dict[tuple[tuple, str], Tag]:
+    own = {((t.investigation_id, None) if t.investigation_id else (None, t.instrument_id), t.name): t for t in tags}
+    shared = {t.name: t for t in tags if t.investigation_id is None and t.instrument_id is None}
+    found = {}
+    for scope, name in wanted:
+        tag = own.get((scope, name)) or shared.get(name)
+        if tag is not None:
+            found[scope, name] = tag
+    return found
 
 
 def _delete_files(names: list[str]) -> None:

@@ -12,6 +12,7 @@ urlpatterns = [
     path("investigations/<int:pk>/logbook/", views.investigation_logbook, name="investigation"),
     path("beamlines/<str:name>/logbook/", views.beamline_logbook, name="beamline"),
     path("logbook/broadcasts/", views.broadcasts, name="broadcasts"),
+    path("logbook/search/", views.search, name="search"),
     path("logbook/events/<int:pk>/edit/", views.event_edit, name="event-edit"),
     path("logbook/events/<int:pk>/history/", views.event_history, name="event-history"),
     path("logbook/events/<int:pk>/remove/", views.event_remove, name="event-remove"),

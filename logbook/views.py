@@ -1,6 +1,7 @@
 """The logbook's portal pages: an investigation's logbook and a beamline's (timeline, filters, search,
-keyset pages, live updates by htmx polling, comments), an event's edit and history, removal and restore,
-and attachments served after their access and real-path checks."""
+keyset pages, live updates by htmx polling, comments), a search across every logbook the user reads, an
+event's edit and history, removal and restore, and attachments served after their access and real-path
+checks. The timelines' events are rendered by Jinja2 (logbook.timeline)."""
 
 import os
 
@@ -9,14 +10,13 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
-from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from catalogue.access import actor_for
 from catalogue.models import BIGINT_MAX
 
-from . import selectors, services
-from .access import can_write_beamline_logbook, can_write_investigation_logbook
+from . import selectors, services, timeline
+from .access import can_write_investigation_logbook
 from .forms import CommentForm, EditForm, EventFilterForm
 from .models import Event
 
@@ -62,31 +62,43 @@ def _logbook_page(request, *, events, tags, writable: bool, write, context: dict
     filters = filter_form.filters()
     after = _cursor(request, "after")
     if after is not None and request.htmx:  # the live poll: what is newer than the newest shown
-        new = list(events(filters).filter(pk__gt=after).order_by("-id")[: selectors.EVENTS_PER_PAGE])
+        new, _ = selectors.portal_page(events(filters).filter(pk__gt=after), None)
+        newest = new[0].pk if new else after
         return render(
             request,
             "logbook/_live.html",
-            {**context, "events": new, "newest": new[0].pk if new else after},
+            {**context, "timeline": timeline.events_html(new, request.user, headings=False), "newest": newest},
         )
-    page, before = selectors.page(events(filters), _cursor(request, "before"))
+    page, before = selectors.portal_page(events(filters), _cursor(request, "before"))
     query = request.GET.copy()
     query.pop("before", None)
+    first_page = "before" not in request.GET
+    newest = page[0].pk if page else 0
+    live = first_page and not filter_form.active
     return render(
         request,
         "logbook/logbook.html",
         {
             **context,
             "events": page,
+            "timeline": timeline.events_html(page, request.user, poll_url=request.path if live else "", newest=newest),
             "before": before,
             "query": query.urlencode(),
-            "first_page": "before" not in request.GET,
-            "newest": page[0].pk if page else 0,
+            "first_page": first_page,
+            "live": live,
+            "newest": newest,
             "filter_form": filter_form,
             "form": form,
             "writable": writable,
         },
         status=400 if request.method == "POST" else 200,
     )
+
+
+def _writable(actor, investigation) -> bool:
+    """Whoever reads an experiment's logbook writes to it, unless LOGBOOK_PUBLIC_AFTER_RELEASE lets
+    more people read it (logbook.access): then it is asked."""
+    return not settings.LOGBOOK_PUBLIC_AFTER_RELEASE or can_write_investigation_logbook(actor, investigation)
 
 
 @login_required
@@ -104,7 +116,7 @@ def investigation_logbook(request, pk: int):
         request,
         events=lambda filters: selectors.investigation_events(investigation, filters),
         tags=selectors.tag_list(investigation=investigation),
-        writable=can_write_investigation_logbook(actor, investigation),
+        writable=_writable(actor, investigation),
         write=write,
         context={"investigation": investigation, "title": f"{investigation.name} · {investigation.visit_id}"},
     )
@@ -125,7 +137,7 @@ def beamline_logbook(request, name: str):
         request,
         events=lambda filters: selectors.beamline_events(instrument, filters),
         tags=selectors.tag_list(instrument=instrument),
-        writable=can_write_beamline_logbook(actor, instrument),
+        writable=True,  # who reads a beamline logbook writes to it (logbook.access.beamline_q)
         write=write,
         context={"instrument": instrument, "title": f"{instrument.name} beamline"},
     )
@@ -136,12 +148,31 @@ def broadcasts(request):
     return render(request, "logbook/_broadcasts.html", {"broadcasts": selectors.broadcast_list(3)})
 
 
-def _logbook_url(event: Event) -> str:
-    if event.investigation_id:
-        return reverse("logbook:investigation", args=[event.investigation_id])
-    if event.instrument_id:
-        return reverse("logbook:beamline", args=[event.instrument.name])
-    return reverse("home")
+@login_required
+@require_GET
+def search(request):
+    """A full-text search across every logbook the user reads (broadcasts included), newest first, by
+    keyset pages (`before` an id); each hit links to its place in its logbook."""
+    q = request.GET.get("q", "").strip()[: selectors.MAX_QUERY].replace("\x00", "")
+    hits, before = [], None
+    if q:
+        hits, before = selectors.portal_page(
+            selectors.event_search(actor_for(request), q), _cursor(request, "before"), files=False
+        )
+    query = request.GET.copy()
+    query.pop("before", None)
+    return render(
+        request,
+        "logbook/search.html",
+        {
+            "q": q,
+            "hits": timeline.hits_html(hits) if hits else "",
+            "count": len(hits),
+            "before": before,
+            "query": query.urlencode(),
+            "first_page": "before" not in request.GET,
+        },
+    )
 
 
 def _event(request, pk: int) -> Event:
@@ -167,9 +198,9 @@ def event_edit(request, pk: int):
             for field, reason in exc.errors.items():
                 form.add_error(field if field in form.fields else None, reason)
         else:
-            return redirect(_logbook_url(event))
+            return redirect(timeline.logbook_url(event))
     return render(
-        request, "logbook/event_edit.html", {"event": event, "form": form, "back": _logbook_url(event)},
+        request, "logbook/event_edit.html", {"event": event, "form": form, "back": timeline.logbook_url(event)},
         status=400 if request.method == "POST" else 200,
     )  # fmt: skip
 
@@ -187,7 +218,7 @@ def event_history(request, pk: int):
             "versions": versions,
             "latest": latest,
             "mine": latest.type == Event.Type.ANNOTATION and latest.author_id == request.user.pk,
-            "back": _logbook_url(event),
+            "back": timeline.logbook_url(event),
         },
     )
 

@@ -1,6 +1,7 @@
 """Shapes only: ICAT+'s logbook event (the icat-plus-client package's Event and base64 request models),
 in and out. Which logbook an event goes to is settled in views.py."""
 
+from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -108,3 +109,33 @@ class EventSerializer(serializers.Serializer):
 class EventPageSerializer(serializers.Serializer):
     results = EventSerializer(many=True)
     before = serializers.IntegerField(allow_null=True, help_text="Give it as `before` for the next, older page")
+
+
+class EventBatchInSerializer(serializers.Serializer):
+    """The batch's body; for the schema: KeyEventsBatch reads each event on its own, so that one bad
+    event gets its own answer instead of refusing the batch."""
+
+    events = serializers.ListField(
+        child=KeyEventInSerializer(),
+        max_length=settings.LOGBOOK_BATCH_MAX_EVENTS,
+        help_text=f"Up to {settings.LOGBOOK_BATCH_MAX_EVENTS} events (LOGBOOK_BATCH_MAX_EVENTS), each the body of "
+        "POST /api/v1/logbook/events/.",
+    )
+
+
+class EventBatchItemSerializer(serializers.Serializer):
+    """One event's answer in a batch, at the index it was sent at."""
+
+    index = serializers.IntegerField(min_value=0, help_text="Its place in the request's list, from 0.")
+    status = serializers.IntegerField(help_text="201 stored, 400 refused: nothing written of it.")
+    id = serializers.IntegerField(required=False, help_text="The stored event's id (201).")
+    detail = serializers.CharField(required=False, help_text="What went wrong (400).")
+    errors = serializers.DictField(
+        child=serializers.JSONField(), required=False, help_text="Every bad field, with the reason (400)."
+    )
+
+
+class EventBatchResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField(min_value=0)
+    refused = serializers.IntegerField(min_value=0)
+    results = EventBatchItemSerializer(many=True, help_text="One per event sent, in the request's order.")

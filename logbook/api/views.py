@@ -1,10 +1,12 @@
-"""The logbook's API: an investigation's events (list, post), an instrument key's events and base64
-attachments (to the running investigation of its instrument, a named one, or its beamline logbook), and
-ICAT+'s data-acquisition routes with the key in the path, as pyicat-plus's IcatElogbookClient sends them."""
+"""The logbook's API: an investigation's events (list, post), an instrument key's events (one, or a batch)
+and base64 attachments (to the running investigation of its instrument, a named one, or its beamline
+logbook), a search across every logbook the caller reads, and ICAT+'s data-acquisition routes with the
+key in the path, as pyicat-plus's IcatElogbookClient sends them."""
 
 import base64
 import binascii
 import re
+from collections.abc import Mapping
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -15,6 +17,7 @@ from rest_framework.views import APIView
 
 from catalogue import security
 from catalogue.access import Actor, actor_for
+from catalogue.api.errors import writable
 from catalogue.models import BIGINT_MAX, Dataset, Investigation
 from catalogue.people.services import api_key_authenticate
 
@@ -23,6 +26,8 @@ from ..access import logbook_write_q
 from ..models import Event
 from .serializers import (
     Base64InSerializer,
+    EventBatchInSerializer,
+    EventBatchResultSerializer,
     EventInSerializer,
     EventPageSerializer,
     EventSerializer,
@@ -31,6 +36,8 @@ from .serializers import (
 )
 
 DATA_URL = re.compile(r"^data:([\w.+-]+/[\w.+-]+)?(?:;[^,;]*)*;base64,", re.ASCII)
+BATCH_ITEM_INVALID = "The event is invalid; see errors by field."
+BEFORE = OpenApiParameter("before", int, description="Events older than this id (the keyset cursor)")
 
 
 def _invalid(errors: dict) -> Response:
@@ -99,6 +106,14 @@ def _key_logbook(
     return investigation, instrument
 
 
+def _before(request) -> int | None:
+    """The keyset cursor `before` of the query, if any; a 400 naming it if it is not an event id."""
+    before = request.query_params.get("before")
+    if before is not None and not (before.isascii() and before.isdigit() and 0 < int(before) <= BIGINT_MAX):
+        raise exceptions.ValidationError({"before": "an event id"})
+    return int(before) if before else None
+
+
 def _created(event: Event, code=status.HTTP_201_CREATED) -> Response:
     event = (
         Event.objects.select_related("author", "dataset", "investigation__instrument", "instrument")
@@ -123,18 +138,11 @@ class InvestigationEvents(APIView):
             raise exceptions.NotFound(selectors.MISSING_LOGBOOK)
         return selectors.investigation_logbook_get(actor_for(request), pk)
 
-    @extend_schema(
-        parameters=[OpenApiParameter("before", int, description="Events older than this id (the keyset cursor)")],
-        responses=EventPageSerializer,
-    )
+    @extend_schema(parameters=[BEFORE], responses=EventPageSerializer)
     def get(self, request, pk: int):
         investigation = self._investigation(request, pk)
-        before = request.query_params.get("before")
-        if before is not None and not (before.isascii() and before.isdigit() and 0 < int(before) <= BIGINT_MAX):
-            return _invalid({"before": "an event id"})
         events, cursor = selectors.page(
-            selectors.investigation_events(investigation).select_related("investigation__instrument"),
-            int(before) if before else None,
+            selectors.investigation_events(investigation).select_related("investigation__instrument"), _before(request)
         )
         return Response({"results": EventSerializer(events, many=True).data, "before": cursor})
 
@@ -159,17 +167,50 @@ class InvestigationEvents(APIView):
 
 class _KeyView(APIView):
     permission_classes = [AllowAny]
+    open_methods: tuple[str, ...] = ()  # answered without a key
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        if actor_for(request).api_key is None:
+        if request.method not in self.open_methods and actor_for(request).api_key is None:
             raise KeyRequired()
 
 
-@extend_schema(tags=["logbook"], request=KeyEventInSerializer, responses={201: EventSerializer})
+@extend_schema(tags=["logbook"])
 class KeyEvents(_KeyView):
-    """An instrument's event: to the investigation running on it, a named one, or its beamline logbook."""
+    """GET: a search across every logbook the caller reads (anyone: a person, a key, anonymous for the
+    broadcasts). POST: an instrument's event, to the investigation running on it, a named one, or its
+    beamline logbook (the instrument's key only)."""
 
+    open_methods = ("GET", "HEAD")
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "q",
+                str,
+                description="Words to find (PostgreSQL's full-text search of the title, text and HTML: "
+                '"beam lost", -word, "or"); none: every event the caller reads',
+            ),
+            BEFORE,
+        ],
+        responses=EventPageSerializer,
+        operation_id="api_v1_logbook_events_search",
+        description="A search across every logbook the caller reads (a person's, a key's; anonymous: the "
+        "broadcasts), newest first, 50 a page by keyset (`before`).",
+    )
+    def get(self, request):
+        q = request.query_params.get("q", "").strip()
+        if len(q) > selectors.MAX_QUERY or "\x00" in q:
+            raise exceptions.ValidationError({"q": f"at most {selectors.MAX_QUERY} characters, no NUL"})
+        events, cursor = selectors.page(selectors.event_search(actor_for(request), q), _before(request))
+        return Response({"results": EventSerializer(events, many=True).data, "before": cursor})
+
+    @extend_schema(
+        request=KeyEventInSerializer,
+        responses={201: EventSerializer},
+        description="An instrument's event (its key only), to the investigation running on it, a named one, "
+        "or its beamline logbook. Many at once: POST /api/v1/logbook/events/batch/.",
+    )
     def post(self, request):
         serializer = KeyEventInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -188,6 +229,90 @@ class KeyEvents(_KeyView):
         except services.LogbookInvalid as exc:
             return _invalid(exc.errors)
         return _created(event)
+
+
+@extend_schema(tags=["logbook"], request=EventBatchInSerializer, responses={200: EventBatchResultSerializer})
+class KeyEventsBatch(_KeyView):
+    """Up to LOGBOOK_BATCH_MAX_EVENTS (500) events of an instrument in one request, each the body of
+    POST /api/v1/logbook/events/ (its own logbook: a named or the running investigation, or the
+    beamline's): each is checked on its own and answered in `results` at its index, in the request's
+    order: 201 with its id, or 400 with its errors by field, which writes nothing of it while the
+    others are stored, all in one transaction. A body that is not {"events": [...]}, or longer than
+    the limit, is a 400 for all."""
+
+    @property
+    def max_body_bytes(self) -> int:
+        return settings.LOGBOOK_BATCH_MAX_BODY_MB * 2**20
+
+    def post(self, request):
+        if not isinstance(request.data, Mapping):
+            raise exceptions.ValidationError({"body": 'send an object: {"events": [...]}'})
+        items = request.data.get("events")
+        limit = settings.LOGBOOK_BATCH_MAX_EVENTS
+        if not isinstance(items, list):
+            raise exceptions.ValidationError({"events": f"a list of up to {limit} events is required"})
+        if len(items) > limit:
+            raise exceptions.ValidationError({"events": f"at most {limit} events a request; this one has {len(items)}"})
+        outcomes = _batch(actor_for(request), items)
+        results, tally = [], {201: 0, 400: 0}
+        for index, outcome in enumerate(outcomes):
+            if isinstance(outcome, Event):
+                item = {"index": index, "status": 201, "id": outcome.pk}
+            else:
+                item = {"index": index, "status": 400, "detail": BATCH_ITEM_INVALID, "errors": writable(outcome)}
+            tally[item["status"]] += 1
+            results.append(item)
+        return Response({"created": tally[201], "refused": tally[400], "results": results})
+
+
+def _batch(actor: Actor, items: list) -> list[Event | dict]:
+    """Each item's event, or its errors by field. The key, its instrument and each logbook the items
+    name are read once, the datasets they name by id in one query, and the valid events written
+    together (services.event_create_batch)."""
+    shape = KeyEventInSerializer()  # one serializer (its fields built once) checks every item
+    checked: list[dict | None] = []
+    outcomes: list[Event | dict | None] = []
+    for item in items:
+        try:
+            checked.append(shape.run_validation(item))
+            outcomes.append(None)
+        except exceptions.ValidationError as exc:
+            checked.append(None)
+            outcomes.append(exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail})
+    ids = {data["datasetId"] for data in checked if data is not None and "datasetId" in data}
+    datasets = {}
+    if ids:
+        datasets = {d.pk: d for d in Dataset.objects.filter(pk__in=ids).only("id", "investigation_id", "name")}
+    logbooks: dict[tuple, tuple | services.LogbookInvalid] = {}
+    specs, at = [], []
+    for index, data in enumerate(checked):
+        if data is None:
+            continue
+        route = (data.get("investigationId"), data.get("investigationName", ""), data["beamlineOnly"])
+        if route not in logbooks:
+            try:
+                logbooks[route] = _key_logbook(
+                    actor, investigation_id=route[0], investigation_name=route[1], beamline_only=route[2]
+                )
+            except services.LogbookInvalid as exc:
+                logbooks[route] = exc
+        logbook = logbooks[route]
+        if isinstance(logbook, services.LogbookInvalid):
+            outcomes[index] = logbook.errors
+            continue
+        investigation, instrument = logbook
+        dataset = None
+        if "datasetId" in data:
+            dataset = datasets.get(data["datasetId"])
+            if dataset is None or investigation is None or dataset.investigation_id != investigation.pk:
+                outcomes[index] = {"datasetId": "no such dataset in this logbook's investigation"}
+                continue
+        fields = _event_fields(data)
+        specs.append(services.EventSpec(investigation=investigation, instrument=instrument, dataset=dataset, **fields))
+        at.append(index)
+    for index, outcome in zip(at, services.event_create_batch(specs), strict=True):
+        outcomes[index] = outcome.errors if isinstance(outcome, services.LogbookInvalid) else outcome
+    return outcomes
 
 
 class _Base64Limit:

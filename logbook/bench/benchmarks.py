@@ -6,11 +6,11 @@ manage.py generate_logbook, measured as catalogue.bench.benchmarks measures (med
    bench-user (one of its participants): the first page, and a deep page reached by its keyset
    cursor (`?before=<id>`), DEEP_PAGE pages down (or the last page);
 2. a full-text search across every event bench-user may read (every logbook it reads, broadcasts
-   included), its first page of 50, newest first; and the same search in the bench
-   investigation's logbook page (`?q=`);
-3. ingestion of events through the API (POST /api/v1/logbook/events/ with the instrument's key),
-   8 clients through gunicorn with the production settings on loopback; the events are removed
-   afterwards.
+   included): the search page (GET /logbook/search/?q=), its first page of 50 hits, newest first;
+   and the same search in the bench investigation's logbook page (`?q=`);
+3. ingestion of events through the API with the instrument's key, 8 clients through gunicorn with
+   the production settings on loopback: one event a request (POST /api/v1/logbook/events/), and
+   batches of 100 (POST /api/v1/logbook/events/batch/); the events are removed afterwards.
 """
 
 import os
@@ -42,6 +42,8 @@ ITEMS = ("1", "2", "3")
 DEEP_PAGE = 1000  # of (1): 50,000 events down; a logbook with fewer pages gives its last one
 INGESTION_CLIENTS = 8
 INGESTION_EVENTS = 400  # per run of (3), shared out among the clients
+INGESTION_BATCH = 100  # events a request of (3)'s batch item
+INGESTION_BATCH_EVENTS = 1600  # per run of the batch item, shared out among the clients
 
 
 def run(*, repeat: int, only: tuple[str, ...] = ITEMS) -> dict:
@@ -72,17 +74,18 @@ def run(*, repeat: int, only: tuple[str, ...] = ITEMS) -> dict:
     if "2" in only:
         actor = Actor(user=person)
         filters = selectors.EventFilters(q=SEARCH_WORD)
+        search_url = f"{reverse('logbook:search')}?q={SEARCH_WORD}"
 
         def search():
-            rows, _ = selectors.page(selectors.readable_events(actor, filters), None)
-            if not rows:
-                raise BenchmarkError(f"the search for {SEARCH_WORD!r} found nothing")
+            response = client.get(search_url)
+            if response.status_code != 200 or b'class="list-group-item logbook-hit' not in response.content:
+                raise BenchmarkError(f"GET {search_url} answered {response.status_code}, or found nothing")
 
         readable = selectors.readable_events(actor).count()
         matches = selectors.readable_events(actor, filters).count()
         results["2_search_readable"] = _measure(
             f"Full-text search {SEARCH_WORD!r} across the {readable:,} events {BENCH_USER} reads "
-            f"({matches:,} match): first 50",
+            f"({matches:,} match): the search page ({search_url}), first 50",
             "<= 200 ms",
             search,
             repeat,
@@ -97,6 +100,9 @@ def run(*, repeat: int, only: tuple[str, ...] = ITEMS) -> dict:
         # The logbook's writes need no Celery worker: "eager" keeps servers() from starting one.
         with override_settings(CELERY_TASK_ALWAYS_EAGER=True), servers() as (server, _):
             results[f"3_ingestion_api_{INGESTION_CLIENTS}_clients"] = _ingestion(server, investigation, repeat)
+            results[f"3_ingestion_api_batch_{INGESTION_CLIENTS}_clients"] = _ingestion(
+                server, investigation, repeat, batch=INGESTION_BATCH
+            )
         with connection.cursor() as c:
             c.execute(f"VACUUM {Event._meta.db_table}")
     return {
@@ -108,8 +114,9 @@ def run(*, repeat: int, only: tuple[str, ...] = ITEMS) -> dict:
     }
 
 
-def _ingestion(url: str, investigation: Investigation, repeat: int) -> Result:
-    """Events per second from the first POST until the last is answered (each is stored when answered)."""
+def _ingestion(url: str, investigation: Investigation, repeat: int, batch: int = 0) -> Result:
+    """Events per second from the first POST until the last is answered (each is stored when answered):
+    one event a request, or (batch) that many a request."""
     key, secret = api_key_create(instrument=investigation.instrument, name="logbook benchmark")
     headers = {"Authorization": f"Api-Key {secret}"}
     marker = f"benchmark-{uuid.uuid4().hex[:8]}"
@@ -121,14 +128,23 @@ def _ingestion(url: str, investigation: Investigation, repeat: int) -> Result:
         "machine": investigation.instrument.name,
         "software": marker,
     }
-    per_client = INGESTION_EVENTS // INGESTION_CLIENTS
+    per_client = (INGESTION_BATCH_EVENTS if batch else INGESTION_EVENTS) // INGESTION_CLIENTS
 
     def client_run(_):
         with requests.Session() as session:
-            for _ in range(per_client):
-                response = session.post(f"{url}/api/v1/logbook/events/", json=body, headers=headers, timeout=60)
-                if response.status_code != 201:
-                    raise BenchmarkError(f"POST /api/v1/logbook/events/ answered {response.status_code}")
+            if not batch:
+                for _ in range(per_client):
+                    response = session.post(f"{url}/api/v1/logbook/events/", json=body, headers=headers, timeout=60)
+                    if response.status_code != 201:
+                        raise BenchmarkError(f"POST /api/v1/logbook/events/ answered {response.status_code}")
+                return
+            for start in range(0, per_client, batch):
+                events = [body] * min(batch, per_client - start)
+                response = session.post(
+                    f"{url}/api/v1/logbook/events/batch/", json={"events": events}, headers=headers, timeout=120
+                )
+                if response.status_code != 200 or response.json()["created"] != len(events):
+                    raise BenchmarkError(f"POST /api/v1/logbook/events/batch/ answered {response.status_code}")
 
     times = []
     try:
@@ -142,8 +158,9 @@ def _ingestion(url: str, investigation: Investigation, repeat: int) -> Result:
         Event.objects.filter(software=marker).delete()
         key.delete()
     count = per_client * INGESTION_CLIENTS
+    how = f"batches of {batch} events" if batch else "one event a request"
     return Result(
-        f"Event ingestion via the HTTP API, {INGESTION_CLIENTS} clients, gunicorn ({GUNICORN_WORKERS} workers)",
+        f"Event ingestion via the HTTP API, {how}, {INGESTION_CLIENTS} clients, gunicorn ({GUNICORN_WORKERS} workers)",
         ">= 500 events/s",
         unit="events/s",
         median=count / statistics.median(times),

@@ -187,10 +187,39 @@ def api_events(m):
         _done(m)
 
 
+def _search(m, role, url, api: bool, queries=({"q": "comment"}, {})) -> None:
+    """A search across logbooks answers exactly what the role reads: each target's comment where it
+    reads the target, nothing of the others."""
+    for query in queries:
+        response = m.call(role, url, data=query)
+        if m.status(response, 200, role, f"search {query}"):
+            _leaks(m, response, role, api, shown=set(TARGETS), where=f"search {query}")
+
+
+def search_page(m):
+    """The search page across logbooks: people only (sign in first), each their own logbooks' events."""
+    try:
+        _events(m)
+        url = m.route.url()
+        for role in ROLES:
+            if role == "anonymous" or role in KEYS:
+                m.signin_redirect(m.call(role, url, data={"q": "comment"}), role)
+            else:
+                _search(m, role, url, api=False, queries=({"q": "comment"}, {"q": "comment", "before": MISSING}))
+            signed_in = role != "anonymous" and role not in KEYS
+            m.status(m.call(role, url, "post", {"q": "comment"}), 405 if signed_in else 302, role, "post")
+    finally:
+        _done(m)
+
+
 def api_key_writes(m):
-    """An instrument key's events and attachments: keys only; to investigations of its instrument."""
+    """An instrument key's events and attachments: keys only; to investigations of its instrument. GET of
+    the events is the search across every logbook the caller reads (anyone, exactly what it reads)."""
     try:
         url = m.route.url()
+        search = m.route.name == "logbook-api:key-events"
+        if search:
+            _events(m)
         attachment = m.route.name == "logbook-api:key-attachments"
         for role in ROLES:
             for target in TARGETS:
@@ -207,6 +236,35 @@ def api_key_writes(m):
                     m.status(response, 201, role, target)
                 elif m.status(response, 400, role, target):
                     m.expect(set(response.json()["errors"]) == {"investigationId"}, role, "refusal", target)
+            if search:
+                _search(m, role, url, api=True)
+            else:
+                m.status(m.call(role, url), 405 if role in KEYS else 401, role, "get")
+    finally:
+        _done(m)
+
+
+def api_key_batch(m):
+    """The batch of a key's events: the single route's rule, each event sent alone in a batch. The same
+    401 for whoever is not a key; a key's batch answers 200, its one event 201 in an investigation of
+    its instrument, else a 400 naming investigationId."""
+    try:
+        url = m.route.url()
+        for role in ROLES:
+            for target in TARGETS:
+                inv = m.world[target]["investigation"]
+                body = {"events": [{"investigationId": inv.pk, "content": [{"text": "from the key"}]}]}
+                response = m.call(role, url, "post", body)
+                if role not in KEYS:
+                    m.status(response, 401, role, target)
+                elif m.status(response, 200, role, target):
+                    _leaks(m, response, role, True, where=target)
+                    [item] = response.json()["results"]
+                    if role in MANAGES[inv.instrument.name]:
+                        m.expect(item["status"] == 201 and "id" in item, role, f"not stored: {item}", target)
+                    else:
+                        refused = item["status"] == 400 and set(item["errors"]) == {"investigationId"}
+                        m.expect(refused, role, f"refusal {item}", target)
             m.status(m.call(role, url), 405 if role in KEYS else 401, role, "get")
     finally:
         _done(m)
@@ -262,5 +320,7 @@ RULES = {
     "logbook:dataacquisition-base64": dataacquisition,
     "logbook-api:investigation-events": api_events,
     "logbook-api:key-events": api_key_writes,
+    "logbook-api:key-events-batch": api_key_batch,
+    "logbook:search": search_page,
     "logbook-api:key-attachments": api_key_writes,
 }
