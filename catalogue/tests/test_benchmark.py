@@ -10,7 +10,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from catalogue.bench import storage
+from catalogue.bench import benchmarks, memory, storage
+from catalogue.bench.benchmarks import BREAKDOWN_PARTS, PROFILE_GROUPS
 from catalogue.bench.scales import SCALES
 from catalogue.bench.synthetic import BENCH_USER
 from catalogue.models import Datafile, Dataset, InvestigationUser
@@ -39,6 +40,9 @@ QUERIES = {
     # + the visibility of the links that leave the page (an admin needs no such check).
     "6_parameter_search_user": 7,
     "6_facets_user": 3,
+    # One store of a new dataset with 100 files, no sample (test_api's test_store_query_count says
+    # which statements); the key's last_used is written once a minute, not in the timed run.
+    "1_store_server_time": 10,
 }
 # Through gunicorn and the worker, other processes: their queries are not counted.
 SERVED = [
@@ -47,6 +51,8 @@ SERVED = [
     "1_ingestion_api_batch_1_client",
     "7_dataset_list_api_50_clients",
 ]
+# Item 9 (the workers' memory), with a few requests.
+MEMORY = ["9_worker_rss_warm", "9_worker_rss_after_requests"]
 # Item 8 (downloads, restores), at test sizes.
 STORAGE = ["8_download_file", "8_download_zip", "8_zip_5gb_peak_rss", "8_restore_queue"]
 
@@ -57,6 +63,9 @@ def small_storage_items(monkeypatch):
     monkeypatch.setattr(storage, "BIG_ZIP_BYTES", 64 << 20)
     monkeypatch.setattr(storage, "RESTORE_DATASETS", 2)
     monkeypatch.setattr(storage, "RESTORE_FILES", 3)
+    monkeypatch.setattr(memory, "WARM_UP_REQUESTS", 40)
+    monkeypatch.setattr(benchmarks, "MEMORY_REQUESTS", 80)
+    monkeypatch.setattr(benchmarks, "STORE_RUNS", 2)
 
 
 @pytest.fixture
@@ -81,10 +90,21 @@ def test_benchmark_measures_every_item_with_pinned_query_counts(tiny_catalogue, 
     path = tmp_path / "bench.json"
     call_command("benchmark", repeat=1, json_path=str(path), stdout=io.StringIO())
     results = json.loads(path.read_text())["results"]
-    assert sorted(results) == sorted([*QUERIES, *SERVED, *STORAGE])
+    assert sorted(results) == sorted([*QUERIES, *SERVED, *STORAGE, *MEMORY])
     assert {key: results[key]["queries"] for key in QUERIES} == QUERIES
-    for key in [*QUERIES, *SERVED, *STORAGE]:
+    for key in [*QUERIES, *SERVED, *STORAGE, *MEMORY]:
         assert results[key]["median"] > 0, key
+    assert results["9_worker_rss_after_requests"]["ratio"] > 0  # a mean RSS over the warm one
     assert results["8_download_file"]["ratio"] > 0 and "reading from disk" in results["8_download_file"]["ratio_to"]
     assert results["7_dataset_list_api_50_clients"]["throughput"] > 0
+    # (3): the ratio to the page's own statements replayed alone, and where the rest goes.
+    for key in ("3_investigation_page_1", "3_investigation_page_100"):
+        assert results[key]["ratio"] > 0, key
+        assert results[key]["ratio_to"].startswith(f"its own SQL ({QUERIES[key]} statements)"), key
+        breakdown = results[key]["breakdown"]
+        assert set(breakdown) == {"own_sql_ms", "total_ms", "jinja2_ms", "profile_shares", *BREAKDOWN_PARTS}, key
+        assert breakdown["total_ms"] > 0 and breakdown["sql_ms"] > 0 and breakdown["own_sql_ms"] > 0, key
+        assert list(breakdown["profile_shares"]) == [*PROFILE_GROUPS, "other"], key
+        assert sum(breakdown["profile_shares"].values()) == pytest.approx(100, abs=1), key
+    assert all(results[key]["breakdown"] is None for key in results if not key.startswith("3_")), results
     assert not Dataset.objects.filter(location__startswith="/bench").exists()  # scratch datasets removed

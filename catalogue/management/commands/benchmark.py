@@ -46,6 +46,14 @@ class Command(BaseCommand):
                 f"{key:<34}{_number(r['median'])}{_number(r['p95'])} {r['unit']:<11}{r['queries'] or '':>8}  "
                 f"{ratio:<32}{r['target']}"
             )
+        for key, r in report["results"].items():
+            if b := r.get("breakdown"):
+                self.stdout.write(
+                    f"{key}: {b['total_ms']:.2f} ms = SQL {b['sql_ms']:.2f} (replayed alone {b['own_sql_ms']:.2f})"
+                    f" + templates {b['templates_ms']:.2f} (Jinja2 table {b['jinja2_ms']:.2f})"
+                    f" + view {b['view_ms']:.2f} + outside the view {b['outside_view_ms']:.2f}; Python time under"
+                    f" cProfile: {', '.join(f'{name} {share:.0f}%' for name, share in b['profile_shares'].items())}"
+                )
         if json_path:
             Path(json_path).write_text(json.dumps(report, indent=2) + "\n")
             self.stdout.write(f"Written to {json_path}.")
