@@ -42,6 +42,7 @@ PANOSC_LIMIT = 50
 PANET_MX = "PaNET01164"
 RESOLUTION = ("MX_resolution", (0.1, 0.15), "nm")  # 1.0 to 1.5 angstrom
 DATASET_WORDS = "oscillation"  # in the names of MX datasets (mx_oscillation_00001...)
+RARE_WORD = "zqxjv"  # no dataset holds it: the search cannot stop early on a walk of the primary key
 # The documents' query: the protein of the first publication (titles "MX study of lysozyme"), so
 # the word has matches at every scale.
 
@@ -93,6 +94,12 @@ def run(*, repeat: int, only: tuple[str, ...] = ITEMS) -> dict:
             f"PaNOSC datasets: query={DATASET_WORDS!r}, techniques and instrument, limit {PANOSC_LIMIT}",
             TARGET,
             _panosc(client, "datasets", {"filter": json.dumps(text), "query": DATASET_WORDS}),
+            repeat,
+        )
+        results["2_panosc_datasets_rare_word"] = _measure(
+            f"PaNOSC datasets: query={RARE_WORD!r} (in no dataset), techniques and instrument, limit {PANOSC_LIMIT}",
+            TARGET,
+            _panosc(client, "datasets", {"filter": json.dumps(text), "query": RARE_WORD}, finds=False),
             repeat,
         )
         first = Publication.objects.filter(state=Publication.State.FINDABLE).order_by("pk").first()
@@ -168,14 +175,15 @@ def _deep_oai_page(client: Client, url: str) -> tuple[str, int]:
     return url, page
 
 
-def _panosc(client: Client, resource: str, params: dict):
+def _panosc(client: Client, resource: str, params: dict, *, finds: bool = True):
+    """A timed GET of the PaNOSC API; `finds`: whether it must find something (or nothing)."""
     url = f"/panosc/{resource}?{urlencode(params)}"
 
     def fetch():
         response = client.get(url)
         if response.status_code != 200:
             raise BenchmarkError(f"GET {url} answered {response.status_code}: {response.content[:300]!r}")
-        if not response.json():
-            raise BenchmarkError(f"GET {url} found nothing")
+        if bool(response.json()) != finds:
+            raise BenchmarkError(f"GET {url} found {'nothing' if finds else 'something'}")
 
     return fetch

@@ -196,16 +196,11 @@ class Resource:
         """Keep the rows matching a word of the query, scored by the share of its words they hold."""
         if not terms:
             return qs.annotate(_score=Value(0.0, output_field=FloatField()))
-        hits = [
-            Case(
-                When(reduce(or_, (Q(**{f"{f}__icontains": t}) for f in self.text_fields)), then=Value(1)),
-                default=Value(0),
-                output_field=IntegerField(),
-            )
-            for t in terms
-        ]
-        total = reduce(lambda a, b: a + b, hits)
-        qs = qs.annotate(_hits=total).filter(_hits__gt=0)
+        matches = [reduce(or_, (Q(**{f"{f}__icontains": t}) for f in self.text_fields)) for t in terms]
+        hits = [Case(When(match, then=Value(1)), default=Value(0), output_field=IntegerField()) for match in matches]
+        # Kept by the plain OR of the conditions, not by the hits' sum: PostgreSQL serves the OR from
+        # the trigram indexes (catalogue migration 0011) where a sum would make it scan every row.
+        qs = qs.filter(reduce(or_, matches)).annotate(_hits=reduce(lambda a, b: a + b, hits))
         return qs.annotate(_score=F("_hits") * Value(1.0 / len(terms), output_field=FloatField()))
 
 

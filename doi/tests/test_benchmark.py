@@ -27,6 +27,8 @@ QUERIES = {
     "2_panosc_datasets_query": 5,
     # the page, its techniques, its instruments
     "2_panosc_datasets_text": 3,
+    # the page, empty: no relation to include
+    "2_panosc_datasets_rare_word": 1,
     # the page, its members (with person), its datasets
     "2_panosc_documents": 3,
     # the publication, its facts (twice), people, datasets, the reader's rights (as test_views pins)
