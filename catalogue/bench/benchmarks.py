@@ -618,7 +618,7 @@ def _store_server_time(investigation: Investigation, repeat: int) -> Result:
     client runs the whole stack without HTTP; no worker is needed (the files are registered with the
     dataset). STORE_RUNS stores a run at least, each a new dataset, deleted afterwards."""
     key, secret = api_key_create(instrument=investigation.instrument, name="benchmark")
-    client = Client(HTTP_AUTHORIZATION=f"Api-Key {secret}")
+    client = Client(SERVER_NAME="localhost", HTTP_AUTHORIZATION=f"Api-Key {secret}")
     parameters = _ingestion_parameters()
     with tempfile.TemporaryDirectory() as data_root, override_settings(DATA_ROOTS=[Path(data_root)]):
         root = Path(locations.pattern_folder(investigation, data_root)) / f"run-{uuid.uuid4().hex[:12]}"
@@ -627,7 +627,9 @@ def _store_server_time(investigation: Investigation, repeat: int) -> Result:
         def store() -> None:
             response = client.post("/api/v1/datasets/", next(bodies), content_type="application/json")
             if response.status_code != 201:
-                raise BenchmarkError(f"POST /api/v1/datasets/ answered {response.status_code}: {response.content[:2000]}")
+                raise BenchmarkError(
+                    f"POST /api/v1/datasets/ answered {response.status_code}: {response.content[:2000]}"
+                )
 
         try:
             result = _measure(

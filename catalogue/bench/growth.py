@@ -111,11 +111,12 @@ def plot(curves: list[Curve], scales: list[tuple[str, int]], path: Path) -> None
         ax.axis("off")
     axes.flat[0].legend(fontsize=7)
     figure.suptitle(
-        "Benchmark medians against the catalogue's size ("
+        "Benchmark medians against the catalogue's size: "
         + ", ".join(f"{label} {size:,} datasets" for label, size in scales)
-        + "); cost growth over the range in brackets",
+        + "\nper item: its verdict and its cost's growth over the range (x); red: faster than logarithmic",
         fontsize=11,
     )
-    figure.tight_layout()
+    # Room at the top for the two lines of the title, whatever the number of rows.
+    figure.tight_layout(rect=(0, 0, 1, 1 - 0.75 / figure.get_figheight()))
     figure.savefig(path, dpi=90)
     pyplot.close(figure)

@@ -47,9 +47,10 @@ def _hammer(url: str, cookies: dict, paths: list[str], count: int) -> None:
         with requests.Session() as session:
             session.cookies.update(cookies)
             for i in range(offset, count, CLIENTS):
-                response = session.get(url + paths[i % len(paths)], timeout=120)
+                path = paths[i % len(paths)]
+                response = session.get(url + path, timeout=120)
                 if response.status_code != 200:
-                    raise BenchmarkError(f"GET {paths[i % len(paths)]} through gunicorn answered {response.status_code}")
+                    raise BenchmarkError(f"GET {path} through gunicorn answered {response.status_code}")
 
     with ThreadPoolExecutor(CLIENTS) as pool:
         list(pool.map(client_run, range(CLIENTS)))
