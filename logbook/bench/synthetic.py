@@ -20,7 +20,7 @@ from datetime import timedelta
 
 from django.db import connection, transaction
 
-from catalogue.bench.synthetic import FIRST_SESSION, LAST_SESSION, PROTEINS, Stats
+from catalogue.bench.synthetic import FIRST_SESSION, LAST_SESSION, PROTEINS, IndexRebuilt, Stats
 from catalogue.models import Dataset, Instrument, Investigation, InvestigationUser
 
 from ..models import Event, Tag
@@ -211,26 +211,4 @@ class Writer:
         self.stats.add(table, count, time.perf_counter() - started)
 
     def _without_search_index(self):
-        return _IndexRebuilt(self.cursor, SEARCH_INDEX, self.stats)
-
-
-class _IndexRebuilt:
-    """Drops an index (if it exists) and builds it again, from its own definition, on the way out."""
-
-    def __init__(self, cursor, name: str, stats: Stats):
-        self.cursor, self.name, self.stats, self.definition = cursor, name, stats, None
-
-    def __enter__(self):
-        self.cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = %s", [self.name])
-        row = self.cursor.fetchone()
-        if row:
-            self.definition = row[0]
-            self.cursor.execute(f"DROP INDEX {self.name}")
-
-    def __exit__(self, kind, value, traceback):
-        if self.definition and kind is None:
-            started = time.perf_counter()
-            # The COPY's deferred foreign-key checks must run first: no index is built over pending ones.
-            self.cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            self.cursor.execute(self.definition)
-            self.stats.add(f"{self.name} (GIN index)", 0, time.perf_counter() - started)
+        return IndexRebuilt(self.cursor, SEARCH_INDEX, self.stats)
