@@ -72,7 +72,35 @@ def generate(*, scale: Scale, seed: int) -> Stats:
     return stats
 
 
-class Writer:
+class CopyWriter:
+    """Writes with COPY, the ids reserved on each table's sequence first so that no link has to be
+    read back: the generators of the catalogue, the logbooks and the publications."""
+
+    cursor: object
+    stats: Stats
+
+    def _reserve(self, model, count: int) -> int:
+        """The first of count consecutive ids taken from the table's sequence."""
+        if not count:
+            return 0
+        table = model._meta.db_table
+        self.cursor.execute(
+            "SELECT setval(pg_get_serial_sequence(%s, 'id'), nextval(pg_get_serial_sequence(%s, 'id')) + %s - 1)",
+            [table, table, count],
+        )
+        return self.cursor.fetchone()[0] - count + 1
+
+    def _copy(self, model, columns: list[str], rows) -> None:
+        table = model._meta.db_table
+        started, count = time.perf_counter(), 0
+        with self.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+                count += 1
+        self.stats.add(table, count, time.perf_counter() - started)
+
+
+class Writer(CopyWriter):
     def __init__(self, cursor, rng: random.Random, scale: Scale, stats: Stats):
         self.cursor, self.rng, self.scale, self.stats = cursor, rng, scale, stats
         self.raw_definitions = definition_plans()
@@ -300,28 +328,6 @@ class Writer:
         """COPY bypasses the tallies' signals: count them once every dataset is in, in one INSERT ... SELECT."""
         started = time.perf_counter()
         self.stats.add(DatasetTally._meta.db_table, recount().tallies, time.perf_counter() - started)
-
-    # --- COPY ---------------------------------------------------------------------------------
-
-    def _reserve(self, model, count: int) -> int:
-        """The first of count consecutive ids taken from the table's sequence."""
-        if not count:
-            return 0
-        table = model._meta.db_table
-        self.cursor.execute(
-            "SELECT setval(pg_get_serial_sequence(%s, 'id'), nextval(pg_get_serial_sequence(%s, 'id')) + %s - 1)",
-            [table, table, count],
-        )
-        return self.cursor.fetchone()[0] - count + 1
-
-    def _copy(self, model, columns: list[str], rows) -> None:
-        table = model._meta.db_table
-        started, count = time.perf_counter(), 0
-        with self.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-                count += 1
-        self.stats.add(table, count, time.perf_counter() - started)
 
 
 DATASET_COLUMNS = [

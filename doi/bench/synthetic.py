@@ -24,7 +24,7 @@ from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from catalogue.bench.synthetic import Stats
+from catalogue.bench.synthetic import CopyWriter, Stats
 from catalogue.models import Dataset, Instrument, InstrumentScientist, Investigation, InvestigationUser, UserProfile
 
 from ..models import Publication, PublicationPerson
@@ -70,7 +70,7 @@ def generate() -> Stats:
     return stats
 
 
-class Writer:
+class Writer(CopyWriter):
     def __init__(self, cursor, stats: Stats):
         self.cursor, self.stats = cursor, stats
 
@@ -147,25 +147,3 @@ class Writer:
                 for i, (pk, role, kind, position, user_id, affiliation) in enumerate(rows)
             ),
         )
-
-    # --- COPY (as catalogue.bench.synthetic.Writer) ---------------------------------------------
-
-    def _reserve(self, model, count: int) -> int:
-        """The first of count consecutive ids taken from the table's sequence."""
-        if not count:
-            return 0
-        table = model._meta.db_table
-        self.cursor.execute(
-            "SELECT setval(pg_get_serial_sequence(%s, 'id'), nextval(pg_get_serial_sequence(%s, 'id')) + %s - 1)",
-            [table, table, count],
-        )
-        return self.cursor.fetchone()[0] - count + 1
-
-    def _copy(self, model, columns: list[str], rows) -> None:
-        table = model._meta.db_table
-        started, count = time.perf_counter(), 0
-        with self.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-                count += 1
-        self.stats.add(table, count, time.perf_counter() - started)

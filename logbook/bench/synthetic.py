@@ -20,7 +20,7 @@ from datetime import timedelta
 
 from django.db import connection, transaction
 
-from catalogue.bench.synthetic import FIRST_SESSION, LAST_SESSION, PROTEINS, IndexRebuilt, Stats
+from catalogue.bench.synthetic import FIRST_SESSION, LAST_SESSION, PROTEINS, CopyWriter, IndexRebuilt, Stats
 from catalogue.models import Dataset, Instrument, Investigation, InvestigationUser
 
 from ..models import Event, Tag
@@ -79,7 +79,7 @@ def generate(*, seed: int = 1, per_dataset: int = EVENTS_PER_DATASET) -> Stats:
     return stats
 
 
-class Writer:
+class Writer(CopyWriter):
     def __init__(self, cursor, rng: random.Random, per_dataset: int, stats: Stats):
         self.cursor, self.rng, self.per_dataset, self.stats = cursor, rng, per_dataset, stats
 
@@ -187,28 +187,6 @@ class Writer:
         for k in range(BROADCASTS):
             yield (None, None, BROADCAST, "info", "Facility", f"Machine shutdown {k + 1}: restart on Monday 8:00",
                    "", None, None, "", "", FIRST_SESSION + step * k)  # fmt: skip
-
-    # --- COPY ---------------------------------------------------------------------------------
-
-    def _reserve(self, model, count: int) -> int:
-        """The first of count consecutive ids taken from the table's sequence."""
-        if not count:
-            return 0
-        table = model._meta.db_table
-        self.cursor.execute(
-            "SELECT setval(pg_get_serial_sequence(%s, 'id'), nextval(pg_get_serial_sequence(%s, 'id')) + %s - 1)",
-            [table, table, count],
-        )
-        return self.cursor.fetchone()[0] - count + 1
-
-    def _copy(self, model, columns: list[str], rows) -> None:
-        table = model._meta.db_table
-        started, count = time.perf_counter(), 0
-        with self.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-                count += 1
-        self.stats.add(table, count, time.perf_counter() - started)
 
     def _without_search_index(self):
         return IndexRebuilt(self.cursor, SEARCH_INDEX, self.stats)
