@@ -1,13 +1,8 @@
-import json
-from pathlib import Path
-
-from django.core.management.base import BaseCommand, CommandError
-
-from catalogue.bench.servers import BenchmarkError
+from catalogue.bench.command import BenchmarkCommand
 from logbook.bench.benchmarks import ITEMS, run
 
 
-class Command(BaseCommand):
+class Command(BenchmarkCommand):
     help = (
         "Time the logbook on generated logbooks (generate_catalogue, then generate_logbook): the bench "
         "investigation's logbook page (first and deep by cursor), a full-text search across what bench-user "
@@ -15,22 +10,12 @@ class Command(BaseCommand):
         "writes the same. Fails on errors, never on time."
     )
 
-    def add_arguments(self, parser):
-        parser.add_argument("--repeat", type=int, default=5, help="Timed runs per item (after one warm-up)")
-        parser.add_argument("--json", dest="json_path", help="Also write the results to this file")
-        parser.add_argument("--only", help="Comma-separated item numbers, e.g. 1,2 (default: all)")
+    items = ITEMS
 
-    def handle(self, *args, repeat, json_path, only, **options):
-        if repeat < 1:
-            raise CommandError("--repeat must be at least 1")
-        items = tuple(item.strip() for item in only.split(",")) if only else ITEMS
-        if unknown := set(items) - set(ITEMS):
-            raise CommandError(f"--only: no item {', '.join(sorted(unknown))}; the items are {', '.join(ITEMS)}")
-        try:
-            report = run(repeat=repeat, only=items)
-        except BenchmarkError as exc:
-            raise CommandError(f"Benchmark failed: {exc}") from exc
-        report["command"] = f"manage.py benchmark_logbook --repeat {repeat}" + (f" --only {only}" if only else "")
+    def run(self, *, repeat, only):
+        return run(repeat=repeat, only=only)
+
+    def print_report(self, report, repeat):
         self.stdout.write(
             f"Logbook: {report['events']:,} events, {report['bench_investigation_events']:,} in the bench "
             f"investigation; {report['cpus']} CPUs; {repeat} runs per item."
@@ -41,6 +26,3 @@ class Command(BaseCommand):
                 f"{key:<28}{r['median']:>10.2f}{r['p95']:>10.2f} {r['unit']:<10}{r['queries'] or '':>8}  "
                 f"{r['target']:<9}{r['title']}"
             )
-        if json_path:
-            Path(json_path).write_text(json.dumps(report, indent=2) + "\n")
-            self.stdout.write(f"Written to {json_path}.")
