@@ -52,7 +52,3 @@ def event_read_q(actor: Actor) -> Q:
 
 def can_write_investigation_logbook(actor: Actor, investigation: Investigation) -> bool:
     return Investigation.objects.filter(logbook_write_q(actor), pk=investigation.pk).exists()
-
-
-def can_write_beamline_logbook(actor: Actor, instrument: Instrument) -> bool:
-    return Instrument.objects.filter(beamline_q(actor), pk=instrument.pk).exists()

@@ -85,28 +85,6 @@ def _check_text(errors: dict, field: str, value: str, limit: int) -> None:
         errors[field] = "must not contain NUL characters"
 
 
-def _tags(names: list[str], *, investigation: Investigation | None, instrument: Instrument | None) -> list[Tag]:
-    """The logbook's tags of these names: its own, else global ones, else new ones of the logbook."""
-    tags = []
-    for name in dict.fromkeys(name.strip() for name in names):
-        scope = Q(investigation=investigation) if investigation else Q(instrument=instrument, investigation=None)
-        tag = (
-            Tag.objects.filter(name=name)
-            .filter(scope | Q(investigation=None, instrument=None))
-            .order_by("investigation", "instrument")
-            .first()
-        )
-        if tag is None:
-            tag = Tag.objects.create(
-                name=name,
-                investigation=investigation,
-                instrument=None if investigation else instrument,
-                color=TAG_COLORS[sum(map(ord, name)) % len(TAG_COLORS)],
-            )
-        tags.append(tag)
-    return tags
-
-
 def _image(data: bytes) -> tuple[str, bytes] | None:
     """(content type, PNG thumbnail) of an image Pillow reads, else None."""
     try:
@@ -236,7 +214,8 @@ def event_create(*, attachment: AttachmentFile | None = None, **fields) -> Event
         with transaction.atomic():
             event = Event.objects.create(**row)
             if spec.tags:
-                event.tags.set(_tags(list(spec.tags), investigation=investigation, instrument=spec.instrument))
+                tags = _tags_batch([spec])
+                event.tags.set([tags[_scope(spec), name] for name in _tag_names(spec)])
             if attachment is not None:
                 _store_attachment(event, attachment, written)
     except BaseException:
@@ -267,13 +246,13 @@ def event_create_batch(specs: Sequence[EventSpec]) -> list[Event | LogbookInvali
         Event.objects.bulk_create([event for event, _ in valid])
         tagged = [(event, spec) for event, spec in valid if spec.tags]
         if tagged:
-            tags = _tags_batch(tagged)
+            tags = _tags_batch([spec for _, spec in tagged])
             Link = Event.tags.through
             Link.objects.bulk_create(
                 [
                     Link(event_id=event.pk, tag_id=tags[_scope(spec), name].pk)
                     for event, spec in tagged
-                    for name in dict.fromkeys(name.strip() for name in spec.tags)
+                    for name in _tag_names(spec)
                 ]
             )
     return outcomes
@@ -299,11 +278,16 @@ def _scope(spec: EventSpec) -> tuple[int | None, int | None]:
     return None, spec.instrument.pk if spec.instrument else None
 
 
-def _tags_batch(tagged: list[tuple[Event, EventSpec]]) -> dict[tuple[tuple, str], Tag]:
-    """{(scope, name): Tag} for every tag name of the batch, as _tags chooses them (the logbook's own,
-    else a global one, else a new one of the logbook): one query to read them, one INSERT for the
-    new ones (and one more query to read those back)."""
-    wanted = {(_scope(spec), name.strip()) for _, spec in tagged for name in spec.tags}
+def _tag_names(spec: EventSpec) -> list[str]:
+    """The spec's tag names, stripped, each once, in their order."""
+    return list(dict.fromkeys(name.strip() for name in spec.tags))
+
+
+def _tags_batch(specs: Sequence[EventSpec]) -> dict[tuple[tuple, str], Tag]:
+    """{(scope, name): Tag} for every tag name of the specs: the logbook's own, else a global one,
+    else a new one of the logbook. One query to read them, one INSERT for the new ones (and one more
+    query to read those back), whatever the number of events and names."""
+    wanted = {(_scope(spec), name) for spec in specs for name in _tag_names(spec)}
     scopes = {scope for scope, _ in wanted}
     names = {name for _, name in wanted}
     own = Q(pk__in=[])

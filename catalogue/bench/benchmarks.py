@@ -274,38 +274,31 @@ def _replay(statements: list[str]) -> Callable:
     return fetch
 
 
-def _spans(owner, name: str, label: str, spans: list):
-    """Patches owner.name to append (label, start, end) to spans at each call."""
-    original = getattr(owner, name)
+def _timed(function: Callable, label: str, spans: list) -> Callable:
+    """function, appending (label, start, end) to spans at each call."""
 
     def timed(*args, **kwargs):
         started = time.perf_counter()
         try:
-            return original(*args, **kwargs)
+            return function(*args, **kwargs)
         finally:
             spans.append((label, started, time.perf_counter()))
 
-    return _patched(owner, name, timed)
+    return timed
+
+
+def _spans(owner, name: str, label: str, spans: list):
+    """Patches owner.name to append (label, start, end) to spans at each call."""
+    return _patched(owner, name, _timed(getattr(owner, name), label, spans))
 
 
 def _timed_view(spans: list):
     """BaseHandler.make_view_atomic wraps every view before the handler calls it: here it also
     times the view (from the call until it returns its response, its templates rendered)."""
     original = BaseHandler.make_view_atomic
-
-    def make_view_atomic(handler, view):
-        view = original(handler, view)
-
-        def timed(*args, **kwargs):
-            started = time.perf_counter()
-            try:
-                return view(*args, **kwargs)
-            finally:
-                spans.append(("view", started, time.perf_counter()))
-
-        return timed
-
-    return _patched(BaseHandler, "make_view_atomic", make_view_atomic)
+    return _patched(
+        BaseHandler, "make_view_atomic", lambda handler, view: _timed(original(handler, view), "view", spans)
+    )
 
 
 @contextmanager
@@ -341,11 +334,7 @@ def _page_breakdown(fetch: Callable, replay: Callable, repeat: int) -> dict:
     spans: list[tuple[str, float, float]] = []
 
     def statement(execute, sql, params, many, context):
-        started = time.perf_counter()
-        try:
-            return execute(sql, params, many, context)
-        finally:
-            spans.append(("sql", started, time.perf_counter()))
+        return _timed(execute, "sql", spans)(sql, params, many, context)
 
     gc.collect()
     gc.freeze()
@@ -622,7 +611,7 @@ def _store_server_time(investigation: Investigation, repeat: int) -> Result:
     parameters = _ingestion_parameters()
     with tempfile.TemporaryDirectory() as data_root, override_settings(DATA_ROOTS=[Path(data_root)]):
         root = Path(locations.pattern_folder(investigation, data_root)) / f"run-{uuid.uuid4().hex[:12]}"
-        bodies = iter(_ingestion_body(investigation, root / f"ds{i:04d}", parameters) for i in itertools.count())
+        bodies = (_ingestion_body(investigation, root / f"ds{i:04d}", parameters) for i in itertools.count())
 
         def store() -> None:
             response = client.post("/api/v1/datasets/", next(bodies), content_type="application/json")

@@ -41,3 +41,14 @@ class BenchmarkCommand(BaseCommand):
         if json_path:
             Path(json_path).write_text(json.dumps(report, indent=2) + "\n")
             self.stdout.write(f"Written to {json_path}.")
+
+    def write_results(self, report: dict, key_width: int) -> None:
+        """The items as a table: median, p95, unit, queries, target and title."""
+        self.stdout.write(
+            f"{'item':<{key_width}}{'median':>10}{'p95':>10} {'unit':<10}{'queries':>8}  {'target':<11}title"
+        )
+        for key, r in report["results"].items():
+            self.stdout.write(
+                f"{key:<{key_width}}{r['median']:>10.2f}{r['p95']:>10.2f} {r['unit']:<10}{r['queries'] or '':>8}  "
+                f"{r['target']:<11}{r['title']}"
+            )

@@ -56,6 +56,14 @@ class Stats:
         total[0] += rows
         total[1] += seconds
 
+    def lines(self) -> list[str]:
+        """The generators' table: rows, seconds and rows/s per table (no rate for a step of no rows)."""
+        lines = [f"{'table':<32}{'rows':>12}{'seconds':>10}{'rows/s':>12}"]
+        for table, (rows, seconds) in self.tables.items():
+            rate = f"{rows / max(seconds, 1e-9):>12,.0f}" if rows else ""
+            lines.append(f"{table:<32}{rows:>12,}{seconds:>10.2f}{rate}")
+        return lines
+
 
 def generate(*, scale: Scale, seed: int) -> Stats:
     if connection.vendor != "postgresql":

@@ -24,6 +24,7 @@ from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from catalogue.bench.scales import GeneratorError
 from catalogue.bench.synthetic import CopyWriter, Stats
 from catalogue.models import Dataset, Instrument, InstrumentScientist, Investigation, InvestigationUser, UserProfile
 
@@ -43,10 +44,6 @@ PERSON_COLUMNS = [
     "orcid", "affiliation",
 ]  # fmt: skip
 ROLE_ORDER = {InvestigationUser.Role.PRINCIPAL_INVESTIGATOR: 0, InvestigationUser.Role.CO_PROPOSER: 1}
-
-
-class GeneratorError(Exception):
-    pass
 
 
 def synthetic_doi(n: int) -> str:

@@ -20,6 +20,7 @@ from datetime import timedelta
 
 from django.db import connection, transaction
 
+from catalogue.bench.scales import GeneratorError
 from catalogue.bench.synthetic import FIRST_SESSION, LAST_SESSION, PROTEINS, CopyWriter, IndexRebuilt, Stats
 from catalogue.models import Dataset, Instrument, Investigation, InvestigationUser
 
@@ -56,10 +57,6 @@ COMMENTS = (
     "Strong anisotropy, {r:.1f} A along c*",
     "Beam centred again, flux {x:.0f} % of nominal",
 )
-
-
-class GeneratorError(Exception):
-    pass
 
 
 def generate(*, seed: int = 1, per_dataset: int = EVENTS_PER_DATASET) -> Stats:

@@ -22,8 +22,6 @@ class Command(BaseCommand):
             stats = generate(scale=SCALES[scale], seed=seed)
         except GeneratorError as exc:
             raise CommandError(f"No catalogue generated: {exc}") from exc
-        self.stdout.write(f"{'table':<32}{'rows':>12}{'seconds':>10}{'rows/s':>12}")
-        for table, (rows, seconds) in stats.tables.items():
-            self.stdout.write(f"{table:<32}{rows:>12,}{seconds:>10.2f}{rows / max(seconds, 1e-9):>12,.0f}")
+        self.stdout.write("\n".join(stats.lines()))
         total = time.perf_counter() - started
         self.stdout.write(self.style.SUCCESS(f"Scale {scale}, seed {seed}: generated in {total:.1f} s (with ANALYZE)."))

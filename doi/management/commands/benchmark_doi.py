@@ -21,9 +21,4 @@ class Command(BenchmarkCommand):
             f"{report['investigations']:,} investigations, {report['datasets']:,} datasets; "
             f"{report['cpus']} CPUs; {repeat} runs per item."
         )
-        self.stdout.write(f"{'item':<34}{'median':>10}{'p95':>10} {'unit':<6}{'queries':>8}  target     title")
-        for key, r in report["results"].items():
-            self.stdout.write(
-                f"{key:<34}{r['median']:>10.2f}{r['p95']:>10.2f} {r['unit']:<6}{r['queries'] or '':>8}  "
-                f"{r['target']:<11}{r['title']}"
-            )
+        self.write_results(report, key_width=34)

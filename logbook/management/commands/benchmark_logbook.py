@@ -20,9 +20,4 @@ class Command(BenchmarkCommand):
             f"Logbook: {report['events']:,} events, {report['bench_investigation_events']:,} in the bench "
             f"investigation; {report['cpus']} CPUs; {repeat} runs per item."
         )
-        self.stdout.write(f"{'item':<28}{'median':>10}{'p95':>10} {'unit':<10}{'queries':>8}  target   title")
-        for key, r in report["results"].items():
-            self.stdout.write(
-                f"{key:<28}{r['median']:>10.2f}{r['p95']:>10.2f} {r['unit']:<10}{r['queries'] or '':>8}  "
-                f"{r['target']:<9}{r['title']}"
-            )
+        self.write_results(report, key_width=34)

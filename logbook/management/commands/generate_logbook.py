@@ -24,9 +24,6 @@ class Command(BaseCommand):
             stats = generate(seed=seed, per_dataset=per_dataset)
         except GeneratorError as exc:
             raise CommandError(f"No logbook generated: {exc}") from exc
-        self.stdout.write(f"{'table':<32}{'rows':>12}{'seconds':>10}{'rows/s':>12}")
-        for table, (rows, seconds) in stats.tables.items():
-            rate = f"{rows / max(seconds, 1e-9):>12,.0f}" if rows else ""
-            self.stdout.write(f"{table:<32}{rows:>12,}{seconds:>10.2f}{rate}")
+        self.stdout.write("\n".join(stats.lines()))
         total = time.perf_counter() - started
         self.stdout.write(self.style.SUCCESS(f"Seed {seed}: logbooks generated in {total:.1f} s (with ANALYZE)."))
