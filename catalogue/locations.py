@@ -9,7 +9,6 @@ path (symlinks resolved), so that no link leads to another session's data or out
 
 import os
 import stat
-from pathlib import PurePosixPath
 
 from django.conf import settings
 from django.utils import timezone
@@ -91,7 +90,7 @@ def normalise_file_path(path) -> str:
         raise PathRefused("must be a non-empty relative path")
     if path.startswith("/"):
         raise PathRefused("must be relative to the dataset's location")
-    parts = [part for part in PurePosixPath(path).parts if part != "."]
+    parts = [part for part in path.split("/") if part and part != "."]  # as PurePosixPath's parts, faster
     if ".." in parts:
         raise PathRefused("must not contain '..'")
     if not parts:
@@ -101,19 +100,22 @@ def normalise_file_path(path) -> str:
 
 def escaping_files(location: str, paths) -> list[str]:
     """Of the given relative paths, those on disk whose real path leaves the location: a symlink,
-    or a file under a linked folder. Files not on disk yet pass (nothing to follow). One lstat per
-    file, and one realpath per distinct folder."""
+    or a file under a linked folder. Files not on disk yet pass (nothing to follow). One realpath
+    per distinct folder, and one lstat per file of a folder that is on disk."""
     base = os.path.realpath(location)
-    folders: dict[str, bool] = {}
+    folders: dict[str, bool | None] = {}  # inside the location (True), leading out (False), not on disk (None)
     escaping = []
     for path in paths:
-        parent = os.path.dirname(path)
+        parent = path.rpartition("/")[0]
         if parent not in folders:
-            folders[parent] = parent == "" or _inside(os.path.realpath(os.path.join(location, parent)), base)
-        if not folders[parent]:
+            folders[parent] = _folder_state(base, parent)
+        inside = folders[parent]
+        if inside is None:
+            continue
+        if not inside:
             escaping.append(path)
             continue
-        full = os.path.join(base, path)
+        full = f"{base}/{path}"
         try:
             mode = os.lstat(full).st_mode
         except OSError:
@@ -121,6 +123,15 @@ def escaping_files(location: str, paths) -> list[str]:
         if stat.S_ISLNK(mode) and not _inside(os.path.realpath(full), base):
             escaping.append(path)
     return escaping
+
+
+def _folder_state(base: str, parent: str) -> bool | None:
+    """Whether the folder `parent` of the real location `base` stays inside it: None when it is not
+    on disk (no file in it can lead anywhere)."""
+    real = os.path.realpath(os.path.join(base, parent)) if parent else base
+    if parent and not _inside(real, base):
+        return False
+    return True if os.path.isdir(real) else None
 
 
 def scan(location: str):

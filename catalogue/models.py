@@ -72,6 +72,12 @@ class Investigation(models.Model):
     def __str__(self):
         return f"{self.name} {self.visit_id}"
 
+    def save(self, *args, **kwargs):
+        # One transaction with the move of its dataset rollups (new instrument or release month),
+        # which catalogue/tallies.py makes on pre_save and post_save.
+        with transaction.atomic(savepoint=False):
+            super().save(*args, **kwargs)
+
     def get_absolute_url(self):
         return pk_url("investigation-detail", self.pk)
 
@@ -224,6 +230,41 @@ class DatasetTally(models.Model):
 
     def __str__(self):
         return f"{self.investigation_id}/{self.definition_id}/{self.year}: {self.datasets}"
+
+
+class DatasetRollup(models.Model):
+    """The dataset tallies summed over the investigations of one instrument whose release date falls
+    in the same month (in settings.TIME_ZONE): datasets and bytes per instrument, definition, start
+    year and release month. catalogue/tallies.py keeps it exact with the tallies. Everything released
+    before the current month is public, so the facet counts read these rows for it, a number that
+    grows with instruments, definitions and months rather than with investigations, and the
+    per-investigation tallies only for the investigations released this month and the reader's own
+    embargoed ones (selectors.dataset_facets)."""
+
+    # No index of its own: the key's unique index starts with it.
+    instrument = models.ForeignKey(Instrument, on_delete=models.CASCADE, db_index=False, related_name="dataset_rollups")
+    definition = models.ForeignKey(
+        DatasetDefinition, null=True, blank=True, on_delete=models.CASCADE, related_name="dataset_rollups"
+    )
+    year = models.SmallIntegerField(null=True, blank=True, help_text="Of the start date; empty: no start date")
+    release_month = models.DateField(help_text="The first day of the month of the investigations' release date")
+    datasets = models.IntegerField(default=0)
+    size = models.BigIntegerField(default=0, help_text="Of those datasets' files, in bytes")
+
+    class Meta:
+        constraints = [
+            # As dataset_tally_key: COALESCE makes no definition and no start date collide.
+            models.UniqueConstraint(
+                "instrument",
+                "release_month",
+                Coalesce("definition", 0, output_field=models.BigIntegerField()),
+                Coalesce("year", 0, output_field=models.SmallIntegerField()),
+                name="dataset_rollup_key",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.instrument_id}/{self.release_month:%Y-%m}/{self.definition_id}/{self.year}: {self.datasets}"
 
 
 class ParameterValue(models.Model):

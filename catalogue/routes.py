@@ -14,6 +14,8 @@ def _reversed(name: str, script_prefix: str) -> str:
     return reverse(name, args=[int(_SENTINEL)])
 
 
-def pk_url(name: str, pk: int) -> str:
-    """reverse(name, args=[pk]), for a route whose only argument is an <int:...>."""
-    return _reversed(name, get_script_prefix()).replace(_SENTINEL, str(pk))
+def pk_url(name: str, pk: int, script_prefix: str | None = None) -> str:
+    """reverse(name, args=[pk]), for a route whose only argument is an <int:...>; script_prefix: the
+    request's, if the caller has read it already (get_script_prefix() reads a context-local)."""
+    prefix = get_script_prefix() if script_prefix is None else script_prefix
+    return _reversed(name, prefix).replace(_SENTINEL, str(pk))

@@ -1,5 +1,7 @@
+import json
 from collections.abc import Mapping
 
+import orjson
 from django.conf import settings
 from django.db.models import Q
 from django.http import Http404, HttpResponse
@@ -10,10 +12,12 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, NotAcceptable, NotAuthenticated, PermissionDenied, ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
+from rest_framework.utils.encoders import JSONEncoder
 
 from catalogue import access, selectors
 from catalogue.filtersets import DatafileFilterSet, DatasetFilterSet, InvestigationFilterSet, SampleFilterSet
-from catalogue.ingestion.services import DatasetRequest, IngestionError, dataset_store, dataset_store_batch
+from catalogue.ingestion.batch import dataset_store_batch
+from catalogue.ingestion.services import DatasetRequest, IngestionError, dataset_store
 from catalogue.models import Dataset
 from catalogue.pagination import CappedPageNumberPagination
 from catalogue.storage import downloads
@@ -156,24 +160,27 @@ class DatasetViewSet(ActorMixin, DatasetZipMixin, mixins.CreateModelMixin, views
             raise ValidationError(
                 {"datasets": f"at most {serializers.BATCH_MAX_DATASETS} datasets a request; this one has {len(items)}"}
             )
-        requests = [self._dataset_request(item) for item in items]
+        reader = serializers.DatasetStoreSerializer()  # one for all: a serializer copies its fields
+        requests = [self._dataset_request(item, reader) for item in items]
         outcomes = dataset_store_batch(actor=actor, requests=requests)
-        stored = [
-            (outcome[0], outcome[1], dataset_request)
-            for outcome, (dataset_request, _) in zip(outcomes, requests, strict=True)
-            if not isinstance(outcome, IngestionError)
-        ]
-        self._set_links(stored)
+        # The stored datasets as the list answers them (catalogue.api.listing): one query for all.
+        ids = [outcome[0].pk for outcome in outcomes if not isinstance(outcome, IngestionError)]
+        values = dataset_values(Dataset.objects.filter(pk__in=ids).order_by())
+        answers = {row["id"]: row for row in dataset_rows(values, self._links(ids))}
         results, tally = [], {201: 0, 200: 0, 400: 0}
         for index, outcome in enumerate(outcomes):
             if isinstance(outcome, IngestionError):
-                item = {"index": index, "status": 400, "detail": BATCH_ITEM_INVALID, "errors": writable(outcome.errors)}
+                # As DRF writes errors (keys that are indexes, integers past 64 bits), for orjson to embed.
+                errors = orjson.Fragment(json.dumps(writable(outcome.errors), cls=JSONEncoder, ensure_ascii=False))
+                item = {"index": index, "status": 400, "detail": BATCH_ITEM_INVALID, "errors": errors}
             else:
                 dataset, created = outcome
-                item = {"index": index, "status": 201 if created else 200, "dataset": self.get_serializer(dataset).data}
+                item = {"index": index, "status": 201 if created else 200, "dataset": answers[dataset.pk]}
             tally[item["status"]] += 1
             results.append(item)
-        return Response({"created": tally[201], "updated": tally[200], "refused": tally[400], "results": results})
+        return self._plain_json(
+            request, {"created": tally[201], "updated": tally[200], "refused": tally[400], "results": results}
+        )
 
     def _ingesting_actor(self) -> access.Actor:
         """The caller, when it may store datasets: 401 without credentials, 403 for other people."""
@@ -185,9 +192,17 @@ class DatasetViewSet(ActorMixin, DatasetZipMixin, mixins.CreateModelMixin, views
         return actor
 
     @staticmethod
-    def _dataset_request(data) -> tuple[DatasetRequest | None, dict]:
+    def _dataset_request(
+        data, reader: serializers.DatasetStoreSerializer | None = None
+    ) -> tuple[DatasetRequest | None, dict]:
         """A storeDataset body read by DatasetStoreSerializer: (request, the fields it refused), or
-        (None, errors) for a body that is not an object at all."""
+        (None, errors) for a body that is not an object at all. reader: a serializer (without data)
+        that reads the valid bodies of a batch, so that its fields are built once."""
+        if reader is not None and isinstance(data, Mapping):
+            try:
+                return DatasetRequest(**reader.run_validation(data)), {}
+            except ValidationError:
+                pass  # read again below, for the fields that passed
         shape = serializers.DatasetStoreSerializer(data=data)
         if shape.is_valid():
             return DatasetRequest(**shape.validated_data), {}
@@ -236,8 +251,13 @@ class DatasetViewSet(ActorMixin, DatasetZipMixin, mixins.CreateModelMixin, views
         queryset = dataset_values(self.filter_queryset(self.get_queryset()))
         values = self.paginator.paginate_queryset(queryset, request, view=self)
         rows = dataset_rows(values, self._links([row["id"] for row in values]))
-        body = self.get_paginated_response(rows).data
-        if request.accepted_renderer.format != "json":  # the browsable API: the same data, through DRF
+        return self._plain_json(request, self.get_paginated_response(rows).data)
+
+    @staticmethod
+    def _plain_json(request, body) -> HttpResponse:
+        """A body of catalogue.api.listing's rows written by orjson; through DRF for its other
+        renderers (the browsable API)."""
+        if request.accepted_renderer.format != "json":
             return Response(dataset_page_data(body))
         return HttpResponse(dataset_page_json(body), content_type="application/json")
 

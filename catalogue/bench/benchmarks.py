@@ -314,7 +314,7 @@ def _patched(owner, name: str, value):
 # The breakdown's parts, which add up to the request's time (ms, medians over the runs).
 BREAKDOWN_PARTS = {
     "sql_ms": "the page's statements, in the driver's execute (all of them, wherever they ran)",
-    "templates_ms": "rendering the page's templates (Django's and the Jinja2 table), less the SQL they ran",
+    "templates_ms": "rendering the page's templates (Django's base and the Jinja2 content), less the SQL they ran",
     "view_ms": "the view's own Python outside its templates and SQL: forms, filter, ORM, pagination",
     "outside_view_ms": "outside the view: middleware (sessions, auth, CSRF, CSP, axes), URL resolution, "
     "the test client",
@@ -323,7 +323,7 @@ BREAKDOWN_PARTS = {
 
 def _page_breakdown(fetch: Callable, replay: Callable, repeat: int) -> dict:
     """Where a request of the page goes, from one pass of `repeat` requests with timers on the view
-    (BaseHandler.make_view_atomic), the template backends' render (Django's page, the Jinja2 table
+    (BaseHandler.make_view_atomic), the template backends' render (Django's page, the Jinja2 content
     inside it) and every statement (connection.execute_wrapper): the medians of sql_ms,
     templates_ms (of which jinja2_ms), view_ms and outside_view_ms, which add up to total_ms (each
     part's median is taken on its own, so the medians add up to about total_ms). In turn with each

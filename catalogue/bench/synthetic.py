@@ -333,7 +333,8 @@ class Writer(CopyWriter):
         )
 
     def tallies(self) -> None:
-        """COPY bypasses the tallies' signals: count them once every dataset is in, in one INSERT ... SELECT."""
+        """COPY bypasses the tallies' signals: count them, then their rollups, once every dataset is in,
+        each in one INSERT ... SELECT (the seconds are both's, the rows the tallies')."""
         started = time.perf_counter()
         self.stats.add(DatasetTally._meta.db_table, recount().tallies, time.perf_counter() - started)
 

@@ -114,20 +114,23 @@ def datafiles_upsert(dataset: Dataset, rows) -> None:
     dataset.save(update_fields=["file_count", "size", "complete", "modified"])
 
 
-def datafiles_insert_new(dataset_id: int, rows: list[tuple]) -> None:
-    """The files of a dataset that has none yet, rows unique by path: one INSERT."""
+def datafiles_insert_new(rows: list[tuple]) -> None:
+    """The files of datasets that have none yet, as (dataset_id, path, size, checksum, modified)
+    rows unique by dataset and path: PostgreSQL copies them in (COPY), others insert them in batches."""
     if not rows:
         return
     if connection.vendor != "postgresql":
-        _insert_datafiles(dataset_id, rows)
+        for start in range(0, len(rows), FILE_BATCH):
+            Datafile.objects.bulk_create(
+                Datafile(dataset_id=dataset_id, path=path, size=size, checksum=checksum, modified=modified)
+                for dataset_id, path, size, checksum, modified in rows[start : start + FILE_BATCH]
+            )
         return
-    paths, sizes, checksums, modified = (list(column) for column in zip(*rows, strict=True))
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {Datafile._meta.db_table} (dataset_id, path, size, checksum, modified)"
-            " SELECT %s, * FROM unnest(%s::varchar[], %s::bigint[], %s::varchar[], %s::timestamptz[])",
-            [dataset_id, paths, sizes, checksums, modified],
-        )
+        columns = "dataset_id, path, size, checksum, modified"
+        with cursor.copy(f"COPY {Datafile._meta.db_table} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
 
 
 def _copy_datafiles(dataset_id: int, rows) -> None:
@@ -170,12 +173,15 @@ def _insert_datafiles(dataset_id: int, batch: list[tuple]) -> None:
     )
 
 
-def registration_queue(*, dataset: Dataset, files: list | None) -> None:
-    """Queue the registration of a dataset's files (a long list, or None: a scan) within the caller's
-    transaction: the outbox row commits with the dataset, and the message, sent on commit, only
-    names the dataset."""
-    PendingRegistration.objects.create(dataset=dataset, files=files)
-    transaction.on_commit(lambda: registration_send(dataset_id=dataset.pk))
+def registration_queue(queued: list[tuple[Dataset, list | None]]) -> None:
+    """Queue the registration of datasets' files (a long list, or None: a scan) within the caller's
+    transaction: the outbox rows commit with the datasets, and the messages, sent on commit, only
+    name the datasets."""
+    PendingRegistration.objects.bulk_create(
+        PendingRegistration(dataset=dataset, files=files) for dataset, files in queued
+    )
+    for dataset, _ in queued:
+        transaction.on_commit(lambda dataset_id=dataset.pk: registration_send(dataset_id=dataset_id))
 
 
 def registration_send(*, dataset_id: int) -> bool:

@@ -49,7 +49,20 @@ class DatasetRequest:
     files: list | None = None  # [{"path", "size", "checksum", "modified"}] or None to scan
 
 
-def _find_investigation(request: DatasetRequest, errors: dict) -> Investigation | None:
+def _find_investigation(request: DatasetRequest, errors: dict, memo: dict) -> Investigation | None:
+    """The one investigation the request names; memo keeps what was found (and why not) per
+    request fields, so that a batch looks each session up once."""
+    key = ("investigation", request.proposal, request.visit_id, request.instrument, request.time)
+    if key not in memo:
+        found = {}
+        memo[key] = (_lookup_investigation(request, found), found.get("investigation"))
+    investigation, error = memo[key]
+    if error:
+        errors["investigation"] = error
+    return investigation
+
+
+def _lookup_investigation(request: DatasetRequest, errors: dict) -> Investigation | None:
     investigations = Investigation.objects.select_related("instrument")
     if request.proposal:
         investigations = investigations.filter(name=request.proposal)
@@ -99,8 +112,9 @@ def _find_inputs(actor: Actor, references: list, errors: dict) -> list[Dataset]:
     return found
 
 
-def _validate(actor: Actor, request: DatasetRequest) -> tuple[dict, dict]:
-    """Resolve and check everything before writing anything; returns (resolved, errors)."""
+def _validate(actor: Actor, request: DatasetRequest, memo: dict) -> tuple[dict, dict]:
+    """Resolve and check everything before writing anything; returns (resolved, errors). memo: what
+    earlier requests of the same batch looked up (investigations, write permissions)."""
     errors: dict = {}
     resolved: dict = {}
     try:
@@ -110,8 +124,10 @@ def _validate(actor: Actor, request: DatasetRequest) -> tuple[dict, dict]:
         location = ""
     resolved["location"] = location
 
-    investigation = _find_investigation(request, errors)
-    if investigation is not None and not can_write_investigation(actor, investigation):
+    investigation = _find_investigation(request, errors, memo)
+    if investigation is not None and ("writes", investigation.pk) not in memo:
+        memo["writes", investigation.pk] = can_write_investigation(actor, investigation)
+    if investigation is not None and not memo["writes", investigation.pk]:
         # Answer like a missing investigation: a key must not learn what other instruments hold.
         errors["investigation"] = f"no investigation {_describe(request)}"
         investigation = None
@@ -128,7 +144,9 @@ def _validate(actor: Actor, request: DatasetRequest) -> tuple[dict, dict]:
         if escaping:
             errors["files"] = f"real path outside the dataset's location: {', '.join(escaping[:10])}"
 
-    vocabulary = current_vocabulary()
+    if "vocabulary" not in memo:  # its check of the version is a query: once a batch
+        memo["vocabulary"] = current_vocabulary()
+    vocabulary = memo["vocabulary"]
     definition = None
     if request.definition:
         definition = vocabulary.definitions.get(request.definition)
@@ -208,62 +226,99 @@ def _warnings(broken: dict, sent: dict, inputs: list[Dataset]) -> list[dict]:
     return warnings
 
 
-def _write_parameter_values(dataset_id: int, values: dict, types: dict[str, ParameterType], created: bool) -> None:
-    """The searchable values in the typed table, writing only what changed: one INSERT for a new
-    dataset; for a stored one, the DELETE of the parameters no longer sent, then an upsert that
-    rewrites a row only when its value differs. Plain SQL: bulk_create built a model instance per
-    value, a third of the writes' time."""
+def parameter_value_rows(dataset_id: int, resolved: dict) -> list[tuple]:
+    """The dataset's searchable values as rows of the typed table: (dataset_id, parameter_type_id,
+    numeric_value, text_value)."""
+    validated = resolved["parameters"]
     numeric = ParameterType.ValueType.NUMERIC
-    ids = [types[name].pk for name in values]
-    numbers = [value if types[name].value_type == numeric else None for name, value in values.items()]
-    texts = [
-        "" if number is not None else str(value)[:1024] for number, value in zip(numbers, values.values(), strict=True)
-    ]
-    if connection.vendor == "postgresql":
-        # Arrays: four parameters, where psycopg would parse a statement of hundreds anew each time.
-        kept, kept_params = " AND parameter_type_id <> ALL(%s)", [ids]
-        rows = "SELECT %s, * FROM unnest(%s::bigint[], %s::double precision[], %s::text[])"
-        rows_params = [dataset_id, ids, numbers, texts]
-    else:
-        kept = f" AND parameter_type_id NOT IN ({', '.join(['%s'] * len(ids))})" if ids else ""
-        kept_params = ids
-        rows = f"VALUES {', '.join(['(%s, %s, %s, %s)'] * len(ids))}"
-        rows_params = [value for row in zip(ids, numbers, texts, strict=True) for value in (dataset_id, *row)]
+    rows = []
+    for name, value in validated.values.items():
+        parameter_type = validated.types[name]
+        if parameter_type.searchable:
+            number = value if parameter_type.value_type == numeric else None
+            rows.append((dataset_id, parameter_type.pk, number, "" if number is not None else str(value)[:1024]))
+    return rows
+
+
+def parameter_values_write(rows: list[tuple], *, stored_id: int | None = None) -> None:
+    """parameter_value_rows of any number of new datasets: PostgreSQL copies them in (COPY), others
+    insert them in statements of VALUES_ROWS rows. stored_id: the one stored dataset the rows are of,
+    updated by an upsert that rewrites a row only when its value differs, after the DELETE of the
+    parameters no longer sent. Plain SQL: bulk_create built a model instance per value, a third of
+    the writes' time."""
     table = ParameterValue._meta.db_table
+    columns = "dataset_id, parameter_type_id, numeric_value, text_value"
+    upsert = (
+        " ON CONFLICT (dataset_id, parameter_type_id) DO UPDATE"
+        " SET numeric_value = EXCLUDED.numeric_value, text_value = EXCLUDED.text_value"
+        " WHERE stored.numeric_value IS DISTINCT FROM EXCLUDED.numeric_value"
+        " OR stored.text_value <> EXCLUDED.text_value"
+    )
+    type_ids = [row[1] for row in rows]
     with connection.cursor() as cursor:
-        if not created:  # a new dataset has none yet
-            cursor.execute(f"DELETE FROM {table} WHERE dataset_id = %s{kept}", [dataset_id, *kept_params])
-        if ids:
+        if connection.vendor != "postgresql":
+            if stored_id is not None:
+                kept = f" AND parameter_type_id NOT IN ({', '.join(['%s'] * len(type_ids))})" if rows else ""
+                cursor.execute(f"DELETE FROM {table} WHERE dataset_id = %s{kept}", [stored_id, *type_ids])
+            for start in range(0, len(rows), VALUES_ROWS):
+                chunk = rows[start : start + VALUES_ROWS]
+                values = ", ".join(["(%s, %s, %s, %s)"] * len(chunk))
+                cursor.execute(
+                    f"INSERT INTO {table} AS stored ({columns}) VALUES {values}{upsert}",
+                    [value for row in chunk for value in row],
+                )
+        elif stored_id is None:
+            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
             cursor.execute(
-                f"INSERT INTO {table} AS stored (dataset_id, parameter_type_id, numeric_value, text_value) {rows}"
-                " ON CONFLICT (dataset_id, parameter_type_id) DO UPDATE"
-                " SET numeric_value = EXCLUDED.numeric_value, text_value = EXCLUDED.text_value"
-                " WHERE stored.numeric_value IS DISTINCT FROM EXCLUDED.numeric_value"
-                " OR stored.text_value <> EXCLUDED.text_value",
-                rows_params,
+                f"DELETE FROM {table} WHERE dataset_id = %s AND parameter_type_id <> ALL(%s)", [stored_id, type_ids]
             )
+            # Arrays: four parameters, where psycopg would parse a statement of hundreds anew each time.
+            cursor.execute(
+                f"INSERT INTO {table} AS stored ({columns})"
+                f" SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::double precision[], %s::text[]){upsert}",
+                [list(column) for column in zip(*rows, strict=True)] if rows else [[], [], [], []],
+            )
+
+
+# Rows a VALUES list takes at most: 4 columns a row stay under SQLite's 32,766 variables a statement.
+VALUES_ROWS = 5000
 
 
 # The request's fields that find the investigation.
 _INVESTIGATION_FIELDS = {"proposal", "visit_id", "instrument", "time"}
 
 
-def dataset_store(*, actor: Actor, request: DatasetRequest, shape_errors: dict | None = None) -> tuple[Dataset, bool]:
-    """Validate and upsert a dataset by location; returns (dataset, created).
-
-    Raises IngestionError with every problem by field; nothing is written then. A list of up to
-    settings.INGESTION_INLINE_FILES files is registered in the same transaction; a longer one, or a
-    scan of the location (files=None), is queued for the worker when the transaction commits.
+def dataset_validate(
+    *, actor: Actor, request: DatasetRequest, shape_errors: dict | None = None, memo: dict | None = None
+) -> dict:
+    """Everything dataset_store checks before writing: the request resolved (its investigation,
+    definition, inputs, validated parameters...), or IngestionError with every problem by field.
     shape_errors: the fields the caller's serializer refused (left at their defaults in request),
-    reported with the problems found here, so that one answer names them all.
-    """
-    resolved, errors = _validate(actor, request)
+    reported with the problems found here, so that one answer names them all. memo: lookups shared
+    by the requests of one batch."""
+    resolved, errors = _validate(actor, request, {} if memo is None else memo)
     if shape_errors:
         if shape_errors.keys() & _INVESTIGATION_FIELDS:
             errors.pop("investigation", None)  # looked up without the refused field: not a finding
         errors |= shape_errors  # the serializer's reason wins for a field both name
     if errors:
         raise IngestionError(errors)
+    return resolved
+
+
+def dataset_store(
+    *, actor: Actor, request: DatasetRequest, shape_errors: dict | None = None, memo: dict | None = None
+) -> tuple[Dataset, bool]:
+    """Validate (dataset_validate) and upsert a dataset by location; returns (dataset, created).
+
+    Raises IngestionError with every problem by field; nothing is written then. A list of up to
+    settings.INGESTION_INLINE_FILES files is registered in the same transaction; a longer one, or a
+    scan of the location (files=None), is queued for the worker when the transaction commits.
+    """
+    resolved = dataset_validate(actor=actor, request=request, shape_errors=shape_errors, memo=memo)
     try:
         return _store(request, resolved)
     except IntegrityError:
@@ -272,37 +327,10 @@ def dataset_store(*, actor: Actor, request: DatasetRequest, shape_errors: dict |
         return _store(request, resolved)
 
 
-@transaction.atomic
-def dataset_store_batch(
-    *, actor: Actor, requests: list[tuple[DatasetRequest | None, dict]]
-) -> list[tuple[Dataset, bool] | IngestionError]:
-    """dataset_store for each (request, shape_errors) in order, in one transaction; returns, for
-    each, (dataset, created) or the IngestionError that refused it. Each dataset is written in its
-    own savepoint (_store's atomic, nested in this one): a refused dataset writes nothing, the
-    others stay, and their files are queued when the whole batch commits. A request of None was
-    refused by its shape alone (not an object): its shape_errors are its answer. The same location
-    twice updates the dataset the first one stored."""
-    results: list[tuple[Dataset, bool] | IngestionError] = []
-    for request, shape_errors in requests:
-        if request is None:
-            results.append(IngestionError(shape_errors))
-            continue
-        try:
-            results.append(dataset_store(actor=actor, request=request, shape_errors=shape_errors))
-        except IngestionError as exc:
-            results.append(exc)
-    return results
-
-
-@transaction.atomic
-def _store(request: DatasetRequest, resolved: dict) -> tuple[Dataset, bool]:
-    """dataset_store's writes, in one transaction."""
-    investigation: Investigation = resolved["investigation"]
-    sample = None
-    if request.sample:
-        sample, _ = Sample.objects.get_or_create(investigation=investigation, name=request.sample)
-    fields = {
-        "investigation": investigation,
+def dataset_fields(request: DatasetRequest, resolved: dict, sample: Sample | None) -> dict:
+    """The dataset's columns as the request sets them, on insert and on update alike."""
+    return {
+        "investigation": resolved["investigation"],
         "sample": sample,
         "name": request.name,
         "kind": request.kind,
@@ -314,26 +342,39 @@ def _store(request: DatasetRequest, resolved: dict) -> tuple[Dataset, bool]:
         "warnings": resolved["warnings"],
         "complete": False,
     }
-    files = request.files
-    inline = files is not None and len(files) <= settings.INGESTION_INLINE_FILES
-    if inline:
-        # As listed, once per path (the last listing wins); a new dataset is inserted complete.
-        rows = list({row[0]: row for row in map(datafile_row, files)}.values())
-        registered = {"file_count": len(rows), "size": sum(row[1] for row in rows), "complete": True}
-    dataset, created = _upsert_dataset(resolved["location"], fields, registered if inline else {})
-    types = resolved["parameters"].types
-    searchable = {name: value for name, value in resolved["parameters"].values.items() if types[name].searchable}
-    _write_parameter_values(dataset.pk, searchable, types, created)
+
+
+def inline_files(files: list | None) -> tuple[list[tuple], dict] | None:
+    """A list short enough to register with the dataset (settings.INGESTION_INLINE_FILES): its
+    datafile rows, once per path (the last listing wins), and the dataset's totals, complete.
+    None for a longer list or a scan (files=None): the worker registers those."""
+    if files is None or len(files) > settings.INGESTION_INLINE_FILES:
+        return None
+    rows = list({row[0]: row for row in map(datafile_row, files)}.values())
+    return rows, {"file_count": len(rows), "size": sum(row[1] for row in rows), "complete": True}
+
+
+@transaction.atomic
+def _store(request: DatasetRequest, resolved: dict) -> tuple[Dataset, bool]:
+    """dataset_store's writes, in one transaction."""
+    investigation: Investigation = resolved["investigation"]
+    sample = None
+    if request.sample:
+        sample, _ = Sample.objects.get_or_create(investigation=investigation, name=request.sample)
+    inline = inline_files(request.files)
+    registered = inline[1] if inline else {}
+    dataset, created = _upsert_dataset(resolved["location"], dataset_fields(request, resolved, sample), registered)
+    parameter_values_write(parameter_value_rows(dataset.pk, resolved), stored_id=None if created else dataset.pk)
     if created:
         dataset.inputs.add(*resolved["inputs"])  # one INSERT, none without inputs; set() reads first
     else:
         dataset.inputs.set(resolved["inputs"])
     if inline and created:
-        datafiles_insert_new(dataset.pk, rows)
+        datafiles_insert_new([(dataset.pk, *row) for row in inline[0]])
     elif inline:
-        datafiles_upsert(dataset, rows)
+        datafiles_upsert(dataset, inline[0])
     else:
-        registration_queue(dataset=dataset, files=files)
+        registration_queue([(dataset, request.files)])
     return dataset, created
 
 

@@ -196,10 +196,11 @@ def table_columns(datasets) -> list[dict]:
 
     A table mixing techniques (or with no definitions) keeps the generic columns only; choosing a
     definition in the filters narrows it to one technique. Each dataset gets .column_values.
-    Costs no query: the technique comes with the datasets and its views hold labels and units.
+    Costs no query: each dataset of selectors.dataset_table_list comes with its technique's views,
+    which hold the columns' labels and units.
     """
-    techniques = {d.definition.technique for d in datasets if d.definition_id}
-    columns = techniques.pop().views.get("columns", []) if len(techniques) == 1 else []
+    views = {d.technique_id: d.technique_views for d in datasets if d.definition_id}
+    columns = views.popitem()[1].get("columns", []) if len(views) == 1 else []
     for dataset in datasets:
         dataset.column_values = [dataset.parameters.get(column["name"]) for column in columns]
     return columns

@@ -1,5 +1,7 @@
 """Portal pages. Thin: selectors (already access-filtered) -> FilterSet -> Paginator -> template."""
 
+from functools import partial
+
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponseBadRequest
@@ -87,14 +89,12 @@ def _is_live(investigation: Investigation) -> bool:
 
 
 def _dataset_table(request, investigation: Investigation) -> dict:
-    filterset = DatasetTableFilterSet(
-        request.GET,
-        queryset=selectors.dataset_table_list(actor_for(request)).filter(investigation=investigation),
-        investigation=investigation,
-    )
+    datasets = selectors.investigation_dataset_list(investigation)
+    filterset = DatasetTableFilterSet(request.GET, queryset=datasets, investigation=investigation)
     # Unfiltered, the table holds every dataset of the investigation: its tallies have counted them.
     count = investigation.dataset_count if _unfiltered(filterset) else None
-    page_obj = _page(request, filterset.qs, DATASETS_PER_PAGE, DeferredJoinPaginator, count=count)
+    rows = partial(selectors.dataset_table_rows, actor_for(request))
+    page_obj = _page(request, filterset.qs, DATASETS_PER_PAGE, DeferredJoinPaginator, count=count, rows=rows)
     return {
         "investigation": investigation,
         "filterset": filterset,
@@ -126,7 +126,8 @@ def investigation_detail(request, pk: int):
 def investigation_datasets(request, pk: int):
     """The dataset table alone: htmx filters, pagination and the live refresh swap it in place."""
     investigation = selectors.investigation_get(actor_for(request), pk)
-    response = render(request, "catalogue/_investigation_datasets.html", _dataset_table(request, investigation))
+    context = _dataset_table(request, investigation) | {"user": request.user}
+    response = render(request, "catalogue/_investigation_datasets.html", context, using="jinja2")
     if request.htmx:
         # Keep the address bar on the page, with the filters, so a reload shows the same table.
         query = request.GET.urlencode()

@@ -678,6 +678,8 @@ def test_store_query_count(world, instrument_client, data_root, django_assert_nu
 # upsert, count, update, tally), now one INSERT more (2026-11-22).
 # A scan for the worker (as here without files): + the INSERT of its outbox row, PendingRegistration,
 # so that a lost message loses nothing (2026-12-03); a short file list needs none.
-STORE_QUERIES_NEW = 15
+# A new dataset's tally goes to its rollup too: + the investigation's locked read and the rollup's
+# upsert (2026-12-07); storing again with the same tally changes neither.
+STORE_QUERIES_NEW = 17
 STORE_QUERIES_UPDATE = 14
-STORE_QUERIES_NEW_WITH_FILES = 11
+STORE_QUERIES_NEW_WITH_FILES = 13

@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from catalogue.access import Actor
 from catalogue.ingestion.services import dataset_store
-from catalogue.models import Dataset, DatasetTally, Investigation
+from catalogue.models import Dataset, DatasetRollup, DatasetTally, Investigation
 from techniques.models import DatasetDefinition, Technique
 
 from .conftest import (
@@ -214,9 +214,10 @@ def test_recount_repairs_the_tallies(catalogue, investigation, released_investig
     call_command("recount_datasets", stdout=out)
     assert tally_counts() == expected == live_counts()
     # MX-1's 4 tallies were off by 2, MX-0's was missing, g was counted without its year
-    assert out.getvalue() == "6 tallies of 7 datasets; 6 were wrong and are fixed.\n"
+    # The rollups of MX-1's (ID30, embargoed) raw datasets of 2025 and of no year: g's.
+    assert out.getvalue() == "6 tallies of 7 datasets, 6 rollups; 6 tallies and 2 rollups were wrong and are fixed.\n"
     call_command("recount_datasets", stdout=out)
-    assert out.getvalue().endswith("6 tallies of 7 datasets; 0 were wrong and are fixed.\n")
+    assert out.getvalue().endswith("; 0 tallies and 0 rollups were wrong and are fixed.\n")
 
 
 # --- Facets: the access policy, the filters --------------------------------------------------------
@@ -283,11 +284,15 @@ def test_filters_the_tallies_answer_agree_with_counting(catalogue, staff, query)
     assert sum(counted["instrument"].values()) == listed > 0
 
 
-def test_the_tallies_answer_their_filters_and_the_datasets_the_others(catalogue, staff, other_investigation):
-    """Which of the two answers: a tally off by 100 shows in one only."""
-    DatasetTally.objects.filter(investigation=other_investigation).update(datasets=F("datasets") + 100)
+def test_the_tallies_answer_their_filters_and_the_datasets_the_others(
+    catalogue, staff, other_investigation, other_instrument
+):
+    """Which answers: a rollup off by 100 and a tally off by 1,000 each show in one answer only."""
+    DatasetRollup.objects.filter(instrument=other_instrument).update(datasets=F("datasets") + 100)
+    DatasetTally.objects.filter(investigation=other_investigation).update(datasets=F("datasets") + 1000)
     client = user_client(staff)
     assert facets(client, instrument="BM29")["instrument"] == {"BM29": 101}
+    assert facets(client, investigation=other_investigation.pk)["instrument"] == {"BM29": 1001}
     assert facets(client, instrument="BM29", q="f")["instrument"] == {"BM29": 1}
 
 
@@ -447,4 +452,4 @@ def test_the_tallies_follow_the_registered_bytes_and_give_the_totals(
     assert _sizes()[0][released_investigation.pk] == 0
     out = io.StringIO()
     call_command("recount_datasets", stdout=out)
-    assert "0 were wrong" in out.getvalue()
+    assert "0 tallies and 0 rollups were wrong" in out.getvalue()

@@ -134,8 +134,11 @@ def test_a_released_datasets_processing_count_hides_embargoed_outputs(
 ):
     raw = make_dataset(released_investigation, str(data_root / "raw"))
     make_dataset(investigation, str(data_root / "proc")).inputs.add(raw)
-    assert selectors.dataset_list(Actor()).get(pk=raw.pk).output_count == 0
-    assert selectors.dataset_list(Actor(user=participant)).get(pk=raw.pk).output_count == 1
+    for actor, count in ((Actor(), 0), (Actor(user=participant), 1)):
+        assert selectors.dataset_list(actor).get(pk=raw.pk).output_count == count
+        # The investigation page's table: its datasets unchecked (the investigation was), their counts not.
+        rows = selectors.dataset_table_rows(actor, selectors.investigation_dataset_list(released_investigation))
+        assert rows.get().output_count == count
 
 
 # --- The release notice --------------------------------------------------------------------------

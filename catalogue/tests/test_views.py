@@ -1,5 +1,7 @@
 """Portal pages: who sees what, what the pages show, their filters, and what they cost."""
 
+import html
+import re
 from datetime import timedelta
 
 import pytest
@@ -275,16 +277,25 @@ def test_investigation_header_and_dataset_table(client, participant, world):
     assert f'hx-get="{reverse("dataset-row", args=[world["raw"].pk])}"' in html
 
 
+def _table_rows(response) -> dict[str, int]:
+    """The rows of a dataset table as the page shows them (Jinja2 renders the investigation's table, so
+    the test client records no context for it): each dataset's name and its processed count."""
+    rows = {}
+    for row in response.content.decode().split('<tr class="dataset-row">')[1:]:
+        name = re.search(r'<td class="c-dataset dataset-name">\s*<a href="[^"]*" title="([^"]*)"', row).group(1)
+        processed = re.search(r'title="(\d+) processed datasets?"', row)
+        rows[html.unescape(name)] = int(processed.group(1)) if processed else 0
+    return rows
+
+
 def test_investigation_datasets_show_processed_count(client, participant, world):
     client.force_login(participant)
-    page = client.get(reverse("investigation-datasets", args=[world["investigation"].pk])).context["page_obj"]
-    counts = {dataset.name: dataset.output_count for dataset in page}
-    assert counts == {"osc-lysozyme-1": 1, "autoproc-lysozyme-1": 0, "osc-thaumatin-1": 0}
+    rows = _table_rows(client.get(reverse("investigation-datasets", args=[world["investigation"].pk])))
+    assert rows == {"osc-lysozyme-1": 1, "autoproc-lysozyme-1": 0, "osc-thaumatin-1": 0}
 
 
 def _dataset_names(client, investigation, **params) -> set[str]:
-    page = client.get(reverse("investigation-datasets", args=[investigation.pk]), params).context["page_obj"]
-    return {dataset.name for dataset in page}
+    return set(_table_rows(client.get(reverse("investigation-datasets", args=[investigation.pk]), params)))
 
 
 def test_dataset_table_filters(client, participant, world):
@@ -299,9 +310,14 @@ def test_dataset_table_filters(client, participant, world):
 
 def test_dataset_table_filter_choices_are_this_investigations(client, participant, world):
     client.force_login(participant)
-    form = client.get(world["investigation"].get_absolute_url()).context["filterset"].form
+    filterset = client.get(world["investigation"].get_absolute_url()).context["filterset"]
+    form = filterset.form
     assert {str(sample) for sample in form.fields["sample"].queryset} == {"lysozyme", "thaumatin"}
     assert {d.code for d in form.fields["definition"].queryset} == {"TESTX_OSC", "TESTX_PROC"}
+    for name in ("sample", "definition"):  # the page reads them as rows: the same as the form's fields
+        assert [(str(value), label) for value, label in filterset.choices(name)] == [
+            (str(value), str(label)) for value, label in form.fields[name].choices
+        ]
 
 
 def test_dataset_table_paginates_by_50_keeping_filters(client, participant, world, data_root):
@@ -310,9 +326,9 @@ def test_dataset_table_paginates_by_50_keeping_filters(client, participant, worl
     client.force_login(participant)
     url = reverse("investigation-datasets", args=[world["investigation"].pk])
     first = client.get(url, {"sample": world["thaumatin"].pk})
-    assert len(first.context["page_obj"]) == 50
+    assert len(_table_rows(first)) == 50
     assert f"?sample={world['thaumatin'].pk}&amp;page=2" in first.content.decode()
-    assert len(client.get(url, {"sample": world["thaumatin"].pk, "page": 2}).context["page_obj"]) == 6
+    assert len(_table_rows(client.get(url, {"sample": world["thaumatin"].pk, "page": 2}))) == 6
 
 
 def test_htmx_table_request_keeps_the_page_address(client, participant, world):
@@ -353,6 +369,52 @@ def test_participants_tab(client, scientist, participant, world):
     assert [m.user.username for m in response.context["page_obj"]] == ["pi-user", "participant"]
     html = response.content.decode()
     assert "Ada Lovelace" in html and "Principal investigator" in html and "Participant" in html
+
+
+# The page's content is rendered by Jinja2 (templates/jinja2/catalogue/_investigation_content.html).
+
+
+def test_filter_form_shows_the_chosen_and_the_refused_values(client, participant, world):
+    client.force_login(participant)
+    url = world["investigation"].get_absolute_url()
+    assert client.get(url).content.decode().count('<option value="" selected>') == 2  # All samples, All definitions
+    html = client.get(url, {"sample": world["thaumatin"].pk, "definition": "TESTX_OSC"}).content.decode()
+    assert f'<option value="{world["thaumatin"].pk}" selected>thaumatin</option>' in html
+    assert '<option value="TESTX_OSC" selected>Test oscillation</option>' in html
+    assert '<option value="" selected>' not in html and "aria-invalid" not in html
+    html = client.get(url, {"sample": "nope"}).content.decode()
+    assert '<select name="sample" class="form-select form-select-sm w-auto" aria-invalid="true"' in html
+    assert '<select name="definition" class="form-select form-select-sm w-auto" id="id_definition">' in html
+
+
+def test_investigation_page_escapes_what_it_shows(client, staff, world):
+    investigation = world["investigation"]
+    investigation.title, investigation.summary = "<script>alert(1)</script>", "line 1\n<b>line 2</b>"
+    investigation.save()
+    client.force_login(staff)
+    html = client.get(investigation.get_absolute_url()).content.decode()
+    assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "line 1<br>&lt;b&gt;line 2&lt;/b&gt;" in html
+
+
+def test_the_pages_forms_carry_a_working_csrf_token(staff, world):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff)
+    investigation = world["investigation"]
+    html = client.get(investigation.get_absolute_url()).content.decode()
+    mint = reverse("doi:mint-investigation", args=[investigation.pk])
+    assert f'action="{mint}"' in html
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)[1]
+    assert client.post(mint).status_code == 403
+    assert client.post(mint, {"csrfmiddlewaretoken": token}).status_code == 302
+
+
+def test_htmx_table_is_the_pages_table(client, participant, world):
+    client.force_login(participant)
+    investigation, params = world["investigation"], {"sample": world["lysozyme"].pk}
+    page = client.get(investigation.get_absolute_url(), params).content.decode()
+    table = client.get(reverse("investigation-datasets", args=[investigation.pk]), params).content.decode()
+    assert table.strip().startswith('<div id="dataset-table"') and table.strip() in page
 
 
 # --- The expanded row ----------------------------------------------------------------------------

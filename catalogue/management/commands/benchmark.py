@@ -34,7 +34,7 @@ class Command(BenchmarkCommand):
             if b := r.get("breakdown"):
                 self.stdout.write(
                     f"{key}: {b['total_ms']:.2f} ms = SQL {b['sql_ms']:.2f} (replayed alone {b['own_sql_ms']:.2f})"
-                    f" + templates {b['templates_ms']:.2f} (Jinja2 table {b['jinja2_ms']:.2f})"
+                    f" + templates {b['templates_ms']:.2f} (Jinja2 {b['jinja2_ms']:.2f})"
                     f" + view {b['view_ms']:.2f} + outside the view {b['outside_view_ms']:.2f}; Python time under"
                     f" cProfile: {', '.join(f'{name} {share:.0f}%' for name, share in b['profile_shares'].items())}"
                 )
