@@ -1,7 +1,8 @@
 """The batch store (POST /api/v1/datasets/batch/): many datasets, each validated on its own and
 answered at its index, in one transaction. The new ones are written together: one INSERT of their
-rows, one of their parameter values, one COPY of their files, one of their tallies, where storing
-them one by one cost eight statements each. What depends on an earlier item of the batch (the same
+rows, one upsert of their tallies and one of their rollups, one COPY of their parameter values and
+one of their files (PostgreSQL), where storing them one by one cost ten statements each. What
+depends on an earlier item of the batch (the same
 location again: an update of it; inputs among the batch's own locations), the updates of stored
 locations, and a set that a concurrent writer got in the way of, go through dataset_store one at a
 time afterwards, each in its own savepoint: a refused dataset writes nothing, the others stay."""

@@ -275,12 +275,12 @@ def parameter_values_write(rows: list[tuple], *, stored_id: int | None = None) -
             cursor.execute(
                 f"DELETE FROM {table} WHERE dataset_id = %s AND parameter_type_id <> ALL(%s)", [stored_id, type_ids]
             )
-            # Arrays: four parameters, where psycopg would parse a statement of hundreds anew each time.
-            cursor.execute(
-                f"INSERT INTO {table} AS stored ({columns})"
-                f" SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::double precision[], %s::text[]){upsert}",
-                [list(column) for column in zip(*rows, strict=True)] if rows else [[], [], [], []],
-            )
+            if rows:  # arrays: four parameters, where psycopg would parse a statement of hundreds anew
+                cursor.execute(
+                    f"INSERT INTO {table} AS stored ({columns})"
+                    f" SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::double precision[], %s::text[]){upsert}",
+                    [list(column) for column in zip(*rows, strict=True)],
+                )
 
 
 # Rows a VALUES list takes at most: 4 columns a row stay under SQLite's 32,766 variables a statement.
