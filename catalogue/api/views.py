@@ -133,7 +133,7 @@ class DatasetViewSet(ActorMixin, DatasetZipMixin, mixins.CreateModelMixin, views
             dataset, created = dataset_store(actor=actor, request=dataset_request, shape_errors=shape_errors)
         except IngestionError as exc:
             raise ValidationError(exc.errors) from exc
-        self._set_links([(dataset, created, dataset_request)])
+        self._set_links(dataset, created, dataset_request)
         body = self.get_serializer(dataset).data
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
@@ -144,10 +144,11 @@ class DatasetViewSet(ActorMixin, DatasetZipMixin, mixins.CreateModelMixin, views
     @action(detail=False, methods=["post"])
     def batch(self, request, format=None):
         """Store up to 500 datasets, each the body of POST /api/v1/datasets/, in one transaction: each
-        is checked and written on its own (a savepoint), and answered in `results` at its index, in
-        the request's order: 201 stored, 200 updated (same location), or 400 with its errors, which
-        writes nothing of it while the others stay. Storing the same batch again updates the same
-        datasets. A body that is not {"datasets": [...]}, or longer than 500, is a 400 for all."""
+        is checked on its own (the new ones then written together, updates each in a savepoint) and
+        answered in `results` at its index, in the request's order: 201 stored, 200 updated (same
+        location), or 400 with its errors, which writes nothing of it while the others stay. Storing
+        the same batch again updates the same datasets. A body that is not {"datasets": [...]}, or
+        longer than 500, is a 400 for all."""
         actor = self._ingesting_actor()
         if not isinstance(request.data, Mapping):
             raise ValidationError({"body": 'send an object: {"datasets": [...]}'})
@@ -212,15 +213,14 @@ class DatasetViewSet(ActorMixin, DatasetZipMixin, mixins.CreateModelMixin, views
             return DatasetRequest(**shape.readable_data()), shape.errors
         return None, shape.errors
 
-    def _set_links(self, stored: list[tuple[Dataset, bool, DatasetRequest]]) -> None:
-        """The links of stored datasets, for their answer (a stored dataset holds its investigation,
-        sample and definition: no need to read it again). Read when one of them is an update or has
-        inputs: new datasets without inputs, in a batch without any, link nothing yet."""
-        if all(created and not dataset_request.inputs for _, created, dataset_request in stored):
-            for dataset, _, _ in stored:
-                dataset.link_inputs, dataset.link_outputs = [], []
+    def _set_links(self, dataset: Dataset, created: bool, dataset_request: DatasetRequest) -> None:
+        """The links of a stored dataset, for its answer (it holds its investigation, sample and
+        definition: no need to read it again). Read unless it is new without inputs: it links
+        nothing yet."""
+        if created and not dataset_request.inputs:
+            dataset.link_inputs, dataset.link_outputs = [], []
         else:
-            self._with_links([dataset for dataset, _, _ in stored])
+            self._with_links([dataset])
 
     @extend_schema(responses=serializers.DatasetFacetsSerializer, filters=True)
     @action(detail=False, methods=["get"])

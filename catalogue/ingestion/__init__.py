@@ -1,3 +1,3 @@
-"""Ingestion: instruments and pipelines store datasets (services), their files are registered
+"""Ingestion: instruments and pipelines store datasets (services; many at once: batch), their files are registered
 (registration, by the worker through an outbox), and the beamline client speaks the API (client).
 Reads the model, the access and path policies and techniques; imports no other concern."""
